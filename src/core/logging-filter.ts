@@ -1,0 +1,107 @@
+// Cloud Logging query language builders. Every value is quoted and escaped so
+// that a crafted finding can never close the string and widen the filter.
+import type { Target } from './target.ts';
+
+export type EvidenceKind = 'pod-logs' | 'cluster-audit-logs' | 'node-logs' | 'node-serial-console';
+
+export interface TimeWindow {
+  start: string;
+  end: string;
+}
+
+export interface EvidenceQuery {
+  kind: EvidenceKind;
+  filter: string;
+  /** Always the cluster's project: the client would otherwise default to the function's own. */
+  resourceNames: string[];
+  window: TimeWindow;
+}
+
+/** Quotes a value as a Logging query string literal. Control characters are escaped, never passed through. */
+export function quoteFilterValue(value: string): string {
+  let out = '"';
+  for (const ch of value) {
+    const code = ch.codePointAt(0) ?? 0;
+    if (ch === '\\') out += '\\\\';
+    else if (ch === '"') out += '\\"';
+    else if (code < 0x20 || code === 0x7f || (code >= 0x80 && code < 0xa0) || code === 0x2028 || code === 0x2029) {
+      out += `\\u${code.toString(16).padStart(4, '0')}`;
+    } else out += ch;
+  }
+  return `${out}"`;
+}
+
+function eq(field: string, value: string): string {
+  return `${field}=${quoteFilterValue(value)}`;
+}
+
+function windowClause(window: TimeWindow): string {
+  // Mentioning `timestamp` also stops the client from adding its own 24 h bound.
+  return `timestamp>=${quoteFilterValue(window.start)} AND timestamp<=${quoteFilterValue(window.end)}`;
+}
+
+export function evidenceWindow(eventTime: Date, beforeMinutes: number, afterMinutes: number): TimeWindow {
+  const t = eventTime.getTime();
+  return {
+    start: new Date(t - beforeMinutes * 60_000).toISOString(),
+    end: new Date(t + afterMinutes * 60_000).toISOString(),
+  };
+}
+
+const POD_SUBRESOURCES = ['', '/exec', '/attach', '/portforward', '/log', '/eviction', '/binding', '/status', '/ephemeralcontainers'];
+
+export function podLogsQuery(target: Target & { namespace: string; pod: string }, window: TimeWindow): EvidenceQuery {
+  const clauses = [
+    eq('resource.type', 'k8s_container'),
+    eq('resource.labels.project_id', target.project),
+    eq('resource.labels.location', target.location),
+    eq('resource.labels.cluster_name', target.cluster),
+    eq('resource.labels.namespace_name', target.namespace),
+    eq('resource.labels.pod_name', target.pod),
+  ];
+  if (target.container) clauses.push(eq('resource.labels.container_name', target.container));
+  clauses.push(windowClause(window));
+  return { kind: 'pod-logs', filter: clauses.join(' AND '), resourceNames: [`projects/${target.project}`], window };
+}
+
+/**
+ * Admin-activity audit entries for this pod and its subresources (exec, attach, …),
+ * matched exactly: a substring match on "pods/web" would also pull in "pods/web-2".
+ */
+export function clusterAuditQuery(target: Target & { namespace: string; pod: string }, window: TimeWindow): EvidenceQuery {
+  const base = `core/v1/namespaces/${target.namespace}/pods/${target.pod}`;
+  const names = POD_SUBRESOURCES.map((sub) => quoteFilterValue(base + sub)).join(' OR ');
+  const clauses = [
+    eq('logName', `projects/${target.project}/logs/cloudaudit.googleapis.com%2Factivity`),
+    eq('resource.type', 'k8s_cluster'),
+    eq('resource.labels.project_id', target.project),
+    eq('resource.labels.location', target.location),
+    eq('resource.labels.cluster_name', target.cluster),
+    `protoPayload.resourceName=(${names})`,
+    windowClause(window),
+  ];
+  return { kind: 'cluster-audit-logs', filter: clauses.join(' AND '), resourceNames: [`projects/${target.project}`], window };
+}
+
+export function nodeLogsQuery(target: Target & { node: string }, window: TimeWindow): EvidenceQuery {
+  const clauses = [
+    eq('resource.type', 'k8s_node'),
+    eq('resource.labels.project_id', target.project),
+    eq('resource.labels.location', target.location),
+    eq('resource.labels.cluster_name', target.cluster),
+    eq('resource.labels.node_name', target.node),
+    windowClause(window),
+  ];
+  return { kind: 'node-logs', filter: clauses.join(' AND '), resourceNames: [`projects/${target.project}`], window };
+}
+
+/** The node VM's serial console; the instance id comes from the Node's `container.googleapis.com/instance_id` annotation. */
+export function nodeSerialConsoleQuery(project: string, instanceId: string, window: TimeWindow): EvidenceQuery {
+  const clauses = [
+    eq('resource.type', 'gce_instance'),
+    eq('resource.labels.instance_id', instanceId),
+    eq('logName', `projects/${project}/logs/serialconsole.googleapis.com%2Fserial_port_1_output`),
+    windowClause(window),
+  ];
+  return { kind: 'node-serial-console', filter: clauses.join(' AND '), resourceNames: [`projects/${project}`], window };
+}

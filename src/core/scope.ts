@@ -1,0 +1,51 @@
+// Which findings the responder handles. The same display category exists for
+// Cloud Run and Agent Engine: only a GKE cluster resourceName is in scope.
+import type { Finding } from './finding-schema.ts';
+import { isGcpLocation, isGkeClusterName, isProjectId } from './k8s-names.ts';
+
+export const CATEGORY = 'Unexpected Child Shell';
+
+export interface ClusterRef {
+  project: string;
+  location: string;
+  cluster: string;
+  /** `projects/P/locations/L/clusters/C`, the Container API name (zones normalised to locations). */
+  name: string;
+}
+
+export type ScopeResult = { inScope: true; cluster: ClusterRef } | { inScope: false; reason: string };
+
+const GKE_CLUSTER = /^\/\/container\.googleapis\.com\/projects\/([^/]+)\/(?:zones|locations)\/([^/]+)\/clusters\/([^/]+)$/;
+
+export function parseGkeClusterResourceName(resourceName: string): ClusterRef | undefined {
+  const m = GKE_CLUSTER.exec(resourceName);
+  if (!m) return undefined;
+  const [, project = '', location = '', cluster = ''] = m;
+  if (!isProjectId(project) || !isGcpLocation(location) || !isGkeClusterName(cluster)) return undefined;
+  return { project, location, cluster, name: `projects/${project}/locations/${location}/clusters/${cluster}` };
+}
+
+export function checkScope(finding: Finding): ScopeResult {
+  if (finding.category !== CATEGORY) {
+    return { inScope: false, reason: `category is ${quote(finding.category)}, not "${CATEGORY}"` };
+  }
+  if (finding.findingClass !== undefined && finding.findingClass !== 'THREAT') {
+    return { inScope: false, reason: `findingClass is ${quote(finding.findingClass)}, not THREAT` };
+  }
+  if (finding.state !== 'ACTIVE') return { inScope: false, reason: `state is ${quote(finding.state)}, not ACTIVE` };
+  if (finding.mute === 'MUTED') return { inScope: false, reason: 'finding is muted' };
+  const resourceName = finding.resourceName;
+  if (resourceName === undefined) return { inScope: false, reason: 'finding has no resourceName' };
+  const cluster = parseGkeClusterResourceName(resourceName);
+  if (!cluster) {
+    return { inScope: false, reason: `resourceName ${quote(resourceName)} is not a GKE cluster` };
+  }
+  return { inScope: true, cluster };
+}
+
+/** Quotes an attacker-influenced value for a reason string, bounded in length. */
+export function quote(value: string | undefined): string {
+  if (value === undefined) return 'missing';
+  const bounded = value.length > 120 ? `${value.slice(0, 120)}…` : value;
+  return JSON.stringify(bounded);
+}
