@@ -2,22 +2,29 @@
 // `severity` and `message` out of JSON written to stdout by Cloud Run.
 import type { Severity, StepLogger } from './core/ports.ts';
 
+const RANK: Record<Severity, number> = { DEBUG: 0, INFO: 1, NOTICE: 2, WARNING: 3, ERROR: 4, CRITICAL: 5 };
+
+export interface JsonLineLogger extends StepLogger {
+  child(fields: Record<string, unknown>): JsonLineLogger;
+}
+
 export function jsonLineLogger(
   write: (line: string) => void = (line) => process.stdout.write(line + '\n'),
+  minSeverity: Severity = 'DEBUG',
   base: Record<string, unknown> = {},
-): StepLogger & { child(fields: Record<string, unknown>): StepLogger } {
-  const make = (bound: Record<string, unknown>) => ({
-    log(severity: Severity, step: string, message: string, fields: Record<string, unknown> = {}) {
-      write(JSON.stringify({ severity, step, message, ...bound, ...fields, time: new Date().toISOString() }));
+): JsonLineLogger {
+  return {
+    log(severity, step, message, fields = {}) {
+      if (RANK[severity] < RANK[minSeverity]) return;
+      write(JSON.stringify({ severity, message, step, ...base, ...fields }));
     },
-    child(fields: Record<string, unknown>) {
-      return make({ ...bound, ...fields });
+    child(fields) {
+      return jsonLineLogger(write, minSeverity, { ...base, ...fields });
     },
-  });
-  return make(base);
+  };
 }
 
 /** For the CLI: steps go to stderr so stdout stays one JSON document. */
-export function stderrLogger(): StepLogger & { child(fields: Record<string, unknown>): StepLogger } {
-  return jsonLineLogger((line) => process.stderr.write(line + '\n'));
+export function stderrLogger(minSeverity: Severity = 'WARNING'): JsonLineLogger {
+  return jsonLineLogger((line) => process.stderr.write(line + '\n'), minSeverity);
 }

@@ -104,7 +104,30 @@ function parseEventTime(value: string | null, now: Date): Date {
   return Number.isNaN(t) ? now : new Date(t);
 }
 
+/** Fixed key order, so the JSON reads top-down: verdict first, details after. */
+function ordered(p: Plan): Plan {
+  return {
+    version: p.version,
+    decision: p.decision,
+    reason: p.reason,
+    dryRun: p.dryRun,
+    rule: p.rule,
+    finding: p.finding,
+    target: p.target,
+    targetProblems: p.targetProblems,
+    processes: p.processes,
+    actions: p.actions,
+    evidence: p.evidence,
+    window: p.window,
+    plannedAt: p.plannedAt,
+  };
+}
+
 export function plan(decoded: Pick<DecodedInput, 'notification'>, policy: Policy, now: Date, options: PlanOptions = {}): Plan {
+  return ordered(planUnordered(decoded, policy, now, options));
+}
+
+function planUnordered(decoded: Pick<DecodedInput, 'notification'>, policy: Policy, now: Date, options: PlanOptions): Plan {
   const finding = decoded.notification.finding;
   const ref = findingRef(decoded);
   const base = {

@@ -187,6 +187,9 @@ export function validatePolicy(value: unknown, source = 'policy'): Policy {
     if (issue.code === 'unrecognized_keys') {
       return `${formatPath(issue.path)}: unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
     }
+    if (issue.code === 'invalid_key') {
+      return `${formatPath(issue.path)}: ${issue.issues[0]?.message ?? issue.message}`;
+    }
     return `${formatPath(issue.path)}: ${issue.message}`;
   });
   throw new PolicyError(source, problems);

@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// scc-responder CLI: the same pipeline as the function, for a laptop.
+//   plan --finding FILE|- [--policy FILE] [--now RFC3339]   what would happen (no I/O beyond reading files)
+//   validate-policy FILE                                    check a policy file
+// Errors are one line on stderr and a non-zero exit; never a stack trace.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { decodeInput, DecodeError } from './core/envelope.ts';
+import { plan } from './core/plan.ts';
+import { PolicyError, type Policy } from './core/policy.ts';
+import { loadPolicy } from './composition.ts';
+import { parseEnv } from './config.ts';
+
+const USAGE = `usage:
+  scc-responder plan --finding FILE|- [--policy FILE] [--now RFC3339]
+  scc-responder validate-policy FILE
+
+  --finding  a Pub/Sub message, CloudEvent, SCC NotificationMessage, the console's
+             {finding, resource} JSON, or a bare finding; "-" reads stdin
+  --policy   policy YAML (default: $SCC_RESPONDER_POLICY_FILE, else the bundled dry-run policy)
+  --now      the time to plan at (default: now)`;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface CliIo {
+  argv: string[];
+  env: Record<string, string | undefined>;
+  readStdin: () => string;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+function readInputFile(path: string, io: CliIo): string {
+  try {
+    return path === '-' ? io.readStdin() : readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
+export function readFindingFile(path: string, io: CliIo): unknown {
+  const text = readInputFile(path, io);
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new DecodeError(`not valid JSON (${(error as Error).message})`, path === '-' ? 'stdin' : path);
+  }
+}
+
+export function policyFromFlags(flag: string | undefined, io: CliIo): Policy {
+  const env = parseEnv(io.env);
+  return loadPolicy(flag ?? env.SCC_RESPONDER_POLICY_FILE);
+}
+
+export function parseNow(value: string | undefined): Date {
+  if (value === undefined) return new Date();
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new UsageError(`--now must be an RFC 3339 time such as 2026-11-20T14:05:00Z, not ${JSON.stringify(value)}`);
+  }
+  return new Date(value);
+}
+
+type Command = (args: string[], io: CliIo) => Promise<number> | number;
+
+const FINDING_FLAGS = {
+  finding: { type: 'string' },
+  policy: { type: 'string' },
+  now: { type: 'string' },
+} as const;
+
+export function parseFindingFlags(args: string[]): { finding: string; policy?: string; now?: string } {
+  const { values } = parseArgs({ args, options: FINDING_FLAGS, strict: true, allowPositionals: false });
+  if (values.finding === undefined) throw new UsageError('--finding FILE is required');
+  return {
+    finding: values.finding,
+    ...(values.policy !== undefined ? { policy: values.policy } : {}),
+    ...(values.now !== undefined ? { now: values.now } : {}),
+  };
+}
+
+const planCommand: Command = (args, io) => {
+  const flags = parseFindingFlags(args);
+  const policy = policyFromFlags(flags.policy, io);
+  const now = parseNow(flags.now);
+  const decoded = decodeInput(readFindingFile(flags.finding, io));
+  const forceDryRun = parseEnv(io.env).SCC_RESPONDER_FORCE_DRY_RUN;
+  io.stdout(JSON.stringify({ ...plan(decoded, policy, now, { forceDryRun }), inputShape: decoded.shape }, null, 2) + '\n');
+  return 0;
+};
+
+const validatePolicyCommand: Command = (args, io) => {
+  const { positionals } = parseArgs({ args, options: {}, strict: true, allowPositionals: true });
+  const [file, ...rest] = positionals;
+  if (file === undefined || rest.length > 0) throw new UsageError('validate-policy takes exactly one FILE');
+  const policy = loadPolicy(file);
+  io.stdout(`${file}: valid (${policy.rules.length} rule(s), dryRun: ${policy.dryRun})\n`);
+  return 0;
+};
+
+export const COMMANDS: Record<string, Command> = {
+  plan: planCommand,
+  'validate-policy': validatePolicyCommand,
+};
+
+/** Runs the CLI; returns the exit code. Exported for tests. */
+export async function runCli(io: CliIo): Promise<number> {
+  const [name, ...args] = io.argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(USAGE + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.stderr(`scc-responder: unknown command ${JSON.stringify(name)}\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    return await command(args, io);
+  } catch (error) {
+    io.stderr(`scc-responder ${name}: ${describeError(error)}\n`);
+    if (error instanceof PolicyError) {
+      for (const problem of error.problems) io.stderr(`  - ${problem}\n`);
+    }
+    return error instanceof UsageError || isParseArgsError(error) ? 2 : 1;
+  }
+}
+
+function isParseArgsError(error: unknown): boolean {
+  return typeof (error as { code?: unknown })?.code === 'string' && String((error as { code: string }).code).startsWith('ERR_PARSE_ARGS');
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof PolicyError) return error.message.split(':')[0] + ':';
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+const invokedDirectly = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (invokedDirectly || process.argv[1]?.endsWith('/scc-responder')) {
+  const io: CliIo = {
+    argv: process.argv.slice(2),
+    env: process.env,
+    readStdin: () => readFileSync(0, 'utf8'),
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+  };
+  runCli(io).then((code) => {
+    process.exitCode = code;
+  });
+}

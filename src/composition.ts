@@ -1,0 +1,49 @@
+// The composition root: builds the pipeline's dependencies from the environment
+// and the policy. Adapters are imported lazily inside the factories so the
+// ignore path loads no SDK (cold start is time-to-contain).
+import { readFileSync } from 'node:fs';
+import { parsePolicy, type Policy } from './core/policy.ts';
+import { parseEnv, type EnvConfig } from './config.ts';
+import { jsonLineLogger, type JsonLineLogger } from './log.ts';
+import type { PipelineDeps } from './pipeline.ts';
+
+export const DEFAULT_POLICY_PATH = new URL('../policy/default.yaml', import.meta.url);
+
+/** Reads and validates the policy file named by the config (or the bundled default). */
+export function loadPolicy(path: string | URL | undefined): Policy {
+  const source = path ?? DEFAULT_POLICY_PATH;
+  const label = typeof source === 'string' ? source : 'bundled default policy';
+  let text: string;
+  try {
+    text = readFileSync(source, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read policy ${label}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  return parsePolicy(text, label);
+}
+
+export interface CompositionOptions {
+  env: Record<string, string | undefined>;
+  /** Overrides the policy file from the env (CLI --policy). */
+  policy?: Policy;
+  log?: JsonLineLogger;
+  now?: () => Date;
+}
+
+export interface Composition {
+  config: EnvConfig;
+  deps: PipelineDeps;
+}
+
+export function compose(options: CompositionOptions): Composition {
+  const config = parseEnv(options.env);
+  const policy = options.policy ?? loadPolicy(config.SCC_RESPONDER_POLICY_FILE);
+  const log = options.log ?? jsonLineLogger(undefined, config.LOG_LEVEL);
+  const deps: PipelineDeps = {
+    policy,
+    log,
+    now: options.now ?? (() => new Date()),
+    forceDryRun: config.SCC_RESPONDER_FORCE_DRY_RUN,
+  };
+  return { config, deps };
+}
