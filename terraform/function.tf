@@ -1,0 +1,123 @@
+# The responder: a Cloud Run function (gen2, Node 22) built from the package
+# deploy.sh writes (dist/, package.json, package-lock.json, the policy).
+
+resource "google_storage_bucket" "source" {
+  project                     = var.project_id
+  name                        = "${var.project_id}-${var.name_prefix}-source"
+  location                    = var.region
+  labels                      = local.labels
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = true # holds only build inputs
+
+  lifecycle_rule {
+    condition {
+      age = 30
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  depends_on = [google_project_service.host]
+}
+
+resource "google_storage_bucket_object" "source" {
+  # The content hash in the name makes a changed package a new object, which
+  # makes Terraform redeploy the function; an unchanged one is a no-op.
+  name   = "function-source-${filemd5(local.source_zip)}.zip"
+  bucket = google_storage_bucket.source.name
+  source = local.source_zip
+}
+
+resource "google_cloudfunctions2_function" "responder" {
+  project     = var.project_id
+  location    = var.region
+  name        = local.function_name
+  description = "Responds to SCC Unexpected Child Shell findings on GKE"
+  labels      = local.labels
+
+  build_config {
+    runtime     = "nodejs22"
+    entry_point = "sccResponder"
+    # Cloud Build's identity; null = the project's default build account.
+    service_account = var.build_service_account == "" ? null : "projects/${var.project_id}/serviceAccounts/${var.build_service_account}"
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.source.name
+      }
+    }
+  }
+
+  service_config {
+    service_account_email = google_service_account.function.email
+    available_memory      = var.function_memory
+    timeout_seconds       = var.function_timeout_seconds
+    min_instance_count    = 0
+    max_instance_count    = var.max_instances
+    # One finding per instance: containment and the Logging quota budget are
+    # per finding, and memory was sized for one.
+    max_instance_request_concurrency = 1
+    # Pub/Sub push and Eventarc from this project count as internal traffic:
+    # nothing on the internet can reach the function, authenticated or not.
+    ingress_settings               = "ALLOW_INTERNAL_ONLY"
+    all_traffic_on_latest_revision = true
+
+    # Every variable src/config.ts reads (test/terraform.test.ts checks it).
+    environment_variables = {
+      SCC_RESPONDER_POLICY_FILE   = var.policy_file
+      SCC_RESPONDER_FORCE_DRY_RUN = var.force_dry_run ? "true" : "false"
+      LOG_LEVEL                   = var.log_level
+      OPS_TOPIC                   = google_pubsub_topic.ops.id
+      FIRESTORE_DATABASE          = google_firestore_database.ledger.name
+      LEDGER_COLLECTION           = var.ledger_collection
+      # Gen2 functions do not set it; the clients' default project (quota, Logging URLs).
+      GOOGLE_CLOUD_PROJECT = var.project_id
+      # Always set so the code sees "" (no bucket) rather than a missing variable.
+      EVIDENCE_BUCKET = var.evidence_bucket
+    }
+
+    # Webhook URLs are credentials: read from Secret Manager at instance start,
+    # never stored in Terraform state or the function's configuration.
+    dynamic "secret_environment_variables" {
+      for_each = local.webhook_secrets
+      content {
+        key        = secret_environment_variables.key
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = var.webhook_secret_version
+      }
+    }
+  }
+
+  # delivery = "eventarc": the managed trigger. RETRY_POLICY_RETRY because the
+  # code acks permanent failures itself and throws only for transient ones.
+  dynamic "event_trigger" {
+    for_each = var.delivery == "eventarc" ? [1] : []
+    content {
+      trigger_region        = var.region
+      event_type            = "google.cloud.pubsub.topic.v1.messagePublished"
+      pubsub_topic          = google_pubsub_topic.findings.id
+      service_account_email = google_service_account.trigger.email
+      retry_policy          = "RETRY_POLICY_RETRY"
+    }
+  }
+
+  depends_on = [
+    google_project_service.host,
+    google_secret_manager_secret_iam_member.function_reads_webhook,
+    google_firestore_field.ledger_ttl,
+  ]
+}
+
+# The trigger identity (push subscription OIDC token or Eventarc) may invoke
+# this function's service and nothing else.
+resource "google_cloud_run_v2_service_iam_member" "trigger_invokes_function" {
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.responder.service_config[0].service
+  role     = "roles/run.invoker" # invoke this one service
+  member   = "serviceAccount:${google_service_account.trigger.email}"
+}

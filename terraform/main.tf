@@ -1,0 +1,58 @@
+# scc-responder: SCC notification → Pub/Sub → Cloud Run function → GKE, and a
+# summary to the ops topic. Files: scc.tf (notification config), pubsub.tf
+# (topics and delivery), function.tf, iam.tf (service accounts and every
+# grant), firestore.tf (ledger), evidence.tf (optional bucket), outputs.tf.
+
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+locals {
+  # The projects that hold the clusters in scope: they get the container and
+  # logging grants, and in project-scoped mode one SCC notification config each.
+  cluster_projects = toset([for c in var.clusters : split("/", c)[1]])
+
+  org_mode = var.organization_id != ""
+
+  # The only findings the responder handles. Parenthesised clauses: in SCC
+  # filters OR binds tighter than AND, so an unparenthesised OR in an extra
+  # clause would silently widen the filter.
+  scc_filter_base = "category = \"Unexpected Child Shell\" AND state = \"ACTIVE\""
+  scc_filter      = var.scc_filter_extra == "" ? local.scc_filter_base : "(${local.scc_filter_base}) AND (${var.scc_filter_extra})"
+
+  function_name = "${var.name_prefix}-fn"
+
+  source_zip = var.function_source_zip != "" ? var.function_source_zip : "${path.module}/../.build/function-source.zip"
+
+  webhook_secrets = merge(
+    var.slack_webhook_secret != "" ? { SLACK_WEBHOOK_URL = var.slack_webhook_secret } : {},
+    var.chat_webhook_secret != "" ? { CHAT_WEBHOOK_URL = var.chat_webhook_secret } : {},
+  )
+
+  labels = merge({ app = "scc-responder" }, var.labels)
+
+  pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+# APIs the stack uses in the host project. Left enabled on destroy: other
+# workloads in the project may depend on them.
+resource "google_project_service" "host" {
+  for_each = toset([
+    "artifactregistry.googleapis.com", # function images
+    "cloudbuild.googleapis.com",       # builds the function from source
+    "cloudfunctions.googleapis.com",
+    "container.googleapis.com", # getCluster
+    "eventarc.googleapis.com",  # the function's trigger (delivery = "eventarc")
+    "firestore.googleapis.com",
+    "iam.googleapis.com",
+    "logging.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "securitycenter.googleapis.com",
+    "storage.googleapis.com",
+  ])
+  project            = var.project_id
+  service            = each.value
+  disable_on_destroy = false
+}

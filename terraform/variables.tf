@@ -1,0 +1,330 @@
+# User settings. Copy terraform.tfvars.example, fill it in, and pass it to
+# ./deploy.sh --var-file FILE. Every value is checked here so a typo fails at
+# plan time, not when the first finding arrives.
+
+# ---------------------------------------------------------------- where it runs
+
+variable "project_id" {
+  description = "Project that hosts the responder (function, topics, Firestore, buckets)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a project ID (6-30 lowercase letters, digits or hyphens, starting with a letter)."
+  }
+}
+
+variable "region" {
+  description = "Region of the function, its trigger and the buckets, e.g. europe-west1."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]+$", var.region))
+    error_message = "region must be a Google Cloud region such as us-central1 or europe-west1."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (topics, service accounts, function, role)."
+  type        = string
+  default     = "scc-responder"
+
+  validation {
+    # Service account ids are at most 30 characters: prefix + "-fn"/"-trigger" must fit.
+    condition     = can(regex("^[a-z][a-z0-9-]{2,18}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 4-20 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "labels" {
+  description = "Labels added to every resource that takes labels."
+  type        = map(string)
+  default     = {}
+}
+
+# ------------------------------------------------------------- what it watches
+
+variable "organization_id" {
+  description = "Numeric organization ID: one SCC notification config for the whole organization. Leave empty for project-scoped mode (one config per project in scope)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([0-9]{1,20})?$", var.organization_id))
+    error_message = "organization_id must be the numeric organization ID, or empty for project-scoped mode."
+  }
+}
+
+variable "clusters" {
+  description = "GKE clusters the responder may act on, as projects/P/locations/L/clusters/C. Their projects get the container and logging grants."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.clusters) > 0
+    error_message = "clusters must list at least one cluster."
+  }
+
+  validation {
+    condition = alltrue([
+      for c in var.clusters : can(regex("^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z0-9-]+/clusters/[a-z]([a-z0-9-]{0,38}[a-z0-9])?$", c))
+    ])
+    error_message = "clusters: each entry must be projects/PROJECT_ID/locations/LOCATION/clusters/NAME."
+  }
+}
+
+variable "scc_filter_extra" {
+  description = "Optional extra SCC filter clause ANDed onto the Unexpected Child Shell filter, e.g. a project restriction. It is parenthesised for you (OR binds tighter than AND in SCC filters, but be explicit)."
+  type        = string
+  default     = ""
+}
+
+# ---------------------------------------------------------------- what it does
+
+variable "enabled_actions" {
+  description = "Actions the policy may run. The cluster permissions granted are derived from this list: leave out what you will never enable. capture-process-list (exec into the pod) is off unless listed."
+  type        = list(string)
+  default     = ["label-pod", "isolate-pod", "cordon-node", "evict-pod", "delete-pod"]
+  # Validated in modules/cluster-permissions (one source of truth for action names).
+}
+
+variable "cluster_permissions_via_iam" {
+  description = "true: a custom IAM role on each cluster project grants the Kubernetes permissions the enabled actions need. false: IAM grants only container.clusters.get and you apply terraform/k8s/clusterrole.yaml in each cluster (finer grained: per cluster instead of per project)."
+  type        = bool
+  default     = true
+}
+
+variable "policy_file" {
+  description = "Path of the policy YAML inside the deployed source (deploy.sh packages your --policy file as policy.yaml). Sets SCC_RESPONDER_POLICY_FILE."
+  type        = string
+  default     = "policy.yaml"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._/-]+\\.ya?ml$", var.policy_file)) && !startswith(var.policy_file, "/") && !strcontains(var.policy_file, "..")
+    error_message = "policy_file must be a relative .yaml/.yml path inside the function source, without \"..\"."
+  }
+}
+
+variable "force_dry_run" {
+  description = "Kill switch (SCC_RESPONDER_FORCE_DRY_RUN): true forces dry-run whatever the policy says. Start with true; set false only after the dry-run summaries look right."
+  type        = bool
+  default     = true
+}
+
+variable "log_level" {
+  description = "Lowest severity the function logs (LOG_LEVEL)."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "NOTICE", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be one of DEBUG, INFO, NOTICE, WARNING, ERROR."
+  }
+}
+
+# ---------------------------------------------------------------- where it reports
+
+variable "ops_topic" {
+  description = "Name of the Pub/Sub topic (created in project_id) that receives one summary per handled finding."
+  type        = string
+  default     = "scc-responder-ops"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$", var.ops_topic)) && !startswith(lower(var.ops_topic), "goog")
+    error_message = "ops_topic must be a Pub/Sub topic name: 3-255 characters, starting with a letter, not starting with \"goog\"."
+  }
+}
+
+variable "slack_webhook_secret" {
+  description = "Secret Manager secret id holding the Slack incoming-webhook URL (SLACK_WEBHOOK_URL). Empty = no Slack."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([A-Za-z0-9_-]{1,255})?$", var.slack_webhook_secret))
+    error_message = "slack_webhook_secret must be a secret id (letters, digits, _ or -), or empty."
+  }
+}
+
+variable "chat_webhook_secret" {
+  description = "Secret Manager secret id holding the Google Chat webhook URL (CHAT_WEBHOOK_URL). Empty = no Google Chat."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([A-Za-z0-9_-]{1,255})?$", var.chat_webhook_secret))
+    error_message = "chat_webhook_secret must be a secret id (letters, digits, _ or -), or empty."
+  }
+}
+
+variable "webhook_secret_version" {
+  description = "Secret version read at instance start. \"latest\" picks up a rotated webhook on the next cold start; pin a number to control rollout."
+  type        = string
+  default     = "latest"
+
+  validation {
+    condition     = can(regex("^(latest|[1-9][0-9]*)$", var.webhook_secret_version))
+    error_message = "webhook_secret_version must be \"latest\" or a version number."
+  }
+}
+
+# ---------------------------------------------------------------- state and evidence
+
+variable "firestore_database" {
+  description = "Firestore (native mode) database created for the response ledger (FIRESTORE_DATABASE)."
+  type        = string
+  default     = "scc-responder"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,61}[a-z0-9]$", var.firestore_database))
+    error_message = "firestore_database must be 4-63 lowercase letters, digits or hyphens, starting with a letter (\"(default)\" is not managed here)."
+  }
+}
+
+variable "firestore_location" {
+  description = "Firestore location (a region such as europe-west1 or a multi-region such as nam5). Empty = region."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([a-z]+-[a-z]+[0-9]+|nam[0-9]+|eur[0-9]+)?$", var.firestore_location))
+    error_message = "firestore_location must be a region, a multi-region (nam5, eur3), or empty."
+  }
+}
+
+variable "ledger_collection" {
+  description = "Firestore collection of the response ledger; its expireAt field gets a TTL policy."
+  type        = string
+  default     = "scc-responder-ledger"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,100}$", var.ledger_collection))
+    error_message = "ledger_collection must be a collection id (letters, digits, _ or -)."
+  }
+}
+
+variable "evidence_bucket" {
+  description = "Bucket for evidence bundles (EVIDENCE_BUCKET). Empty = evidence stays in the logs and the summary only."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([a-z0-9][a-z0-9._-]{1,61}[a-z0-9])?$", var.evidence_bucket))
+    error_message = "evidence_bucket must be a bucket name (3-63 lowercase letters, digits, ., _ or -), or empty."
+  }
+}
+
+variable "create_evidence_bucket" {
+  description = "true: create evidence_bucket (uniform access, public access prevention, retention). false: it exists already; only the grants are made."
+  type        = bool
+  default     = true
+}
+
+variable "evidence_retention_days" {
+  description = "Retention period of the created evidence bucket: objects cannot be deleted or replaced before it ends."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.evidence_retention_days >= 1 && var.evidence_retention_days <= 3650 && floor(var.evidence_retention_days) == var.evidence_retention_days
+    error_message = "evidence_retention_days must be a whole number of days between 1 and 3650."
+  }
+}
+
+# ---------------------------------------------------------------- the function
+
+variable "function_memory" {
+  description = "Memory per instance. The benchmark issue sizes this; 256Mi is the starting point."
+  type        = string
+  default     = "256Mi"
+
+  validation {
+    condition     = contains(["256Mi", "512Mi", "1Gi", "2Gi", "4Gi"], var.function_memory)
+    error_message = "function_memory must be one of 256Mi, 512Mi, 1Gi, 2Gi, 4Gi."
+  }
+}
+
+variable "function_timeout_seconds" {
+  description = "Time one finding may take (containment + evidence). Also sets the push subscription's ack deadline."
+  type        = number
+  default     = 120
+
+  validation {
+    # 540 s is the ceiling for event-driven functions; the ack deadline (timeout + 30 s) must stay <= 600 s.
+    condition     = var.function_timeout_seconds >= 30 && var.function_timeout_seconds <= 540 && floor(var.function_timeout_seconds) == var.function_timeout_seconds
+    error_message = "function_timeout_seconds must be a whole number between 30 and 540."
+  }
+}
+
+variable "max_instances" {
+  description = "Upper bound on concurrent instances: caps the load on the GKE API and the Cloud Logging read quota during a storm of findings."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_instances >= 1 && var.max_instances <= 100 && floor(var.max_instances) == var.max_instances
+    error_message = "max_instances must be a whole number between 1 and 100."
+  }
+}
+
+variable "function_source_zip" {
+  description = "The packaged function source (deploy.sh writes .build/function-source.zip). Empty = that default path."
+  type        = string
+  default     = ""
+}
+
+variable "build_service_account" {
+  description = "Optional service account email Cloud Build uses to build the function (projects/-/serviceAccounts/... is built for you). Empty = the project's default build account."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([a-z0-9-]+@[a-z0-9.-]+\\.iam\\.gserviceaccount\\.com)?$", var.build_service_account))
+    error_message = "build_service_account must be a service account email, or empty."
+  }
+}
+
+# ---------------------------------------------------------------- delivery
+
+variable "delivery" {
+  description = "\"push\" (default): our own push subscription with OIDC auth, bounded retries and a dead-letter topic. \"eventarc\": the function's managed Eventarc trigger with RETRY_POLICY_RETRY (retries for up to 7 days, no dead-letter topic)."
+  type        = string
+  default     = "push"
+
+  validation {
+    condition     = contains(["push", "eventarc"], var.delivery)
+    error_message = "delivery must be \"push\" or \"eventarc\"."
+  }
+}
+
+variable "max_delivery_attempts" {
+  description = "Push delivery: attempts before a finding goes to the dead-letter topic."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100 && floor(var.max_delivery_attempts) == var.max_delivery_attempts
+    error_message = "max_delivery_attempts must be a whole number between 5 and 100 (Pub/Sub's limits)."
+  }
+}
+
+variable "retry_minimum_backoff_seconds" {
+  description = "Push delivery: first retry delay after a transient failure."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.retry_minimum_backoff_seconds >= 0 && var.retry_minimum_backoff_seconds <= 600
+    error_message = "retry_minimum_backoff_seconds must be between 0 and 600."
+  }
+}
+
+variable "retry_maximum_backoff_seconds" {
+  description = "Push delivery: longest delay between retries (exponential backoff stops growing here)."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.retry_maximum_backoff_seconds >= 10 && var.retry_maximum_backoff_seconds <= 600
+    error_message = "retry_maximum_backoff_seconds must be between 10 and 600."
+  }
+}

@@ -1,0 +1,320 @@
+// deploy.sh: syntax and shellcheck, then the real script run in a scratch copy
+// of the repository layout with recording stand-ins for gcloud, terraform and
+// npm on a hermetic PATH (no cloud, no network). zip, find, sed… are the real ones.
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+const ROOT = join(import.meta.dirname, '..');
+const SCRIPT = join(ROOT, 'deploy.sh');
+
+function which(tool: string): string | null {
+  const result = spawnSync('bash', ['-c', `command -v ${tool}`], { encoding: 'utf8' });
+  return result.status === 0 ? result.stdout.trim() : null;
+}
+
+describe('deploy.sh static checks', () => {
+  it('parses (bash -n)', () => {
+    const result = spawnSync('bash', ['-n', SCRIPT], { encoding: 'utf8' });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
+
+  it('is shellcheck-clean', () => {
+    const shellcheck = which('shellcheck');
+    if (!shellcheck) {
+      if (process.env.CI === 'true') throw new Error('shellcheck is required under CI=true (apt-get install -y shellcheck)');
+      console.warn('SKIPPED: shellcheck is not installed — deploy.sh was NOT linted (apt-get install -y shellcheck)');
+      return;
+    }
+    const result = spawnSync(shellcheck, ['--severity=style', SCRIPT], { encoding: 'utf8' });
+    expect(result.stdout).toBe('');
+    expect(result.status).toBe(0);
+  });
+});
+
+// ---------------------------------------------------------------- a scratch repository with fake CLIs
+
+const STUB_GCLOUD = `#!/usr/bin/env bash
+printf 'gcloud %s\\n' "$*" >>"$CALLS"
+case "$1 $2" in
+  "auth list") echo "engineer@example.com" ;;
+  "auth application-default") [ -z "\${NO_ADC:-}" ] || exit 1; echo "ya29.fake" ;;
+esac
+`;
+
+const STUB_TERRAFORM = `#!/usr/bin/env bash
+printf 'terraform %s\\n' "$*" >>"$CALLS"
+for arg in "$@"; do
+  case "$arg" in -out=*) : >"\${arg#-out=}" ;; esac
+done
+if [ "$2" = "output" ]; then printf 'value-of-%s' "$4"; fi
+`;
+
+// npm ci / test / run build are recorded (and can be made to fail); `npm exec -- CMD`
+// runs CMD for real, as npm would, so the package.json rewrite and the policy check run.
+const STUB_NPM = `#!/usr/bin/env bash
+line="$*"
+printf 'npm %s\\n' "\${line//$'\\n'/ }" >>"$CALLS"
+if [ "$1" = "exec" ]; then
+  while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do shift; done
+  shift
+  exec "$@"
+fi
+if [ "$1" = "test" ] && [ -n "\${FAIL_NPM_TEST:-}" ]; then echo "1 test failed" >&2; exit 1; fi
+exit 0
+`;
+
+// Stands in for the built CLI: records the validate-policy call, rejects a policy containing "invalid".
+const FAKE_CLI = `import fs from 'node:fs';
+fs.appendFileSync(process.env.CALLS, 'cli ' + process.argv.slice(2).join(' ') + '\\n');
+if (fs.readFileSync(process.argv[3], 'utf8').includes('invalid')) { console.error('invalid policy'); process.exit(1); }
+`;
+
+const TOOLS = ['bash', 'env', 'find', 'sort', 'sed', 'zip', 'touch', 'chmod', 'cp', 'mkdir', 'rm', 'wc', 'dirname', 'basename', 'cat'];
+
+interface Scratch {
+  dir: string;
+  repo: string;
+  calls: string;
+  bin: string;
+  run(args: string[], opts?: { env?: Record<string, string>; cwd?: string; omit?: string[] }): SpawnSyncReturns<string> & { calls: string[] };
+}
+
+function makeScratch(): Scratch {
+  const dir = mkdtempSync(join(tmpdir(), 'scc-deploy-'));
+  const repo = join(dir, 'repo');
+  const calls = join(dir, 'calls.log');
+  mkdirSync(join(repo, 'dist', 'core'), { recursive: true });
+  mkdirSync(join(repo, 'terraform'), { recursive: true });
+  mkdirSync(join(repo, 'src'), { recursive: true });
+  copyFileSync(SCRIPT, join(repo, 'deploy.sh'));
+  chmodSync(join(repo, 'deploy.sh'), 0o755);
+  writeFileSync(join(repo, 'dist', 'index.js'), 'export {};\n');
+  writeFileSync(join(repo, 'dist', 'core', 'plan.js'), 'export const plan = 1;\n');
+  writeFileSync(join(repo, 'dist', 'cli.js'), FAKE_CLI);
+  writeFileSync(join(repo, 'src', 'index.ts'), 'not packaged\n');
+  writeFileSync(
+    join(repo, 'package.json'),
+    JSON.stringify(
+      {
+        name: 'scc-responder',
+        version: '0.1.0',
+        type: 'module',
+        main: 'dist/index.js',
+        scripts: { build: 'tsc -p tsconfig.build.json', prepare: 'npm run build', test: 'jest' },
+        dependencies: { '@google-cloud/functions-framework': '5.0.5' },
+        devDependencies: { typescript: '7.0.2' },
+      },
+      null,
+      2,
+    ),
+  );
+  writeFileSync(join(repo, 'package-lock.json'), '{"lockfileVersion":3}\n');
+  writeFileSync(join(repo, 'policy.yaml'), 'dryRun: true\n');
+  writeFileSync(join(dir, 'prod.tfvars'), 'project_id = "my-secops-project"\n');
+
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  for (const [name, body] of [
+    ['gcloud', STUB_GCLOUD],
+    ['terraform', STUB_TERRAFORM],
+    ['npm', STUB_NPM],
+  ] as const) {
+    writeFileSync(join(bin, name), body);
+    chmodSync(join(bin, name), 0o755);
+  }
+  symlinkSync(process.execPath, join(bin, 'node'));
+  for (const tool of TOOLS) {
+    const path = which(tool);
+    if (!path) throw new Error(`${tool} is needed to run deploy.sh`);
+    symlinkSync(path, join(bin, tool));
+  }
+
+  return {
+    dir,
+    repo,
+    calls,
+    bin,
+    run(args, opts = {}) {
+      rmSync(calls, { force: true });
+      writeFileSync(calls, '');
+      const omitted = opts.omit ?? [];
+      for (const name of omitted) renameSync(join(bin, name), join(dir, `${name}.omitted`));
+      try {
+        const result = spawnSync(join(repo, 'deploy.sh'), args, {
+          cwd: opts.cwd ?? repo,
+          encoding: 'utf8',
+          // stdin is not a terminal: confirmation prompts must refuse, not hang.
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { PATH: bin, HOME: dir, CALLS: calls, ...opts.env },
+        });
+        return Object.assign(result, { calls: readFileSync(calls, 'utf8').split('\n').filter(Boolean) });
+      } finally {
+        for (const name of omitted) renameSync(join(dir, `${name}.omitted`), join(bin, name));
+      }
+    },
+  };
+}
+
+function zipEntries(zip: string): string[] {
+  return execFileSync('unzip', ['-Z1', zip], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
+}
+
+function sha256(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+describe('deploy.sh run against recording fakes', () => {
+  let s: Scratch;
+  let varFile: string;
+  let zip: string;
+
+  beforeAll(() => {
+    if (!which('unzip')) throw new Error('unzip is needed to inspect the package');
+    s = makeScratch();
+    varFile = join(s.dir, 'prod.tfvars');
+    zip = join(s.repo, '.build', 'function-source.zip');
+  });
+  afterAll(() => {
+    rmSync(s.dir, { recursive: true, force: true });
+  });
+
+  it('--help explains the modes', () => {
+    const result = s.run(['--help']);
+    expect(result.status).toBe(0);
+    for (const flag of ['--var-file', '--policy', '--plan-only', '--destroy', '--auto-approve']) expect(result.stdout).toContain(flag);
+  });
+
+  it('refuses to run without --var-file, with a message saying what to do', () => {
+    const result = s.run(['--plan-only']);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('--var-file is required');
+    expect(result.stderr).toContain('terraform.tfvars.example');
+    expect(result.calls).toEqual([]);
+  });
+
+  it('rejects unknown arguments and contradictory modes', () => {
+    expect(s.run(['--var-file', varFile, '--yolo']).stderr).toContain('unknown argument: --yolo');
+    expect(s.run(['--var-file', varFile, '--plan-only', '--destroy']).stderr).toContain('exclude each other');
+  });
+
+  it('names a missing prerequisite', () => {
+    const result = s.run(['--var-file', varFile, '--plan-only'], { omit: ['gcloud'] });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('gcloud is not installed');
+  });
+
+  it('needs Application Default Credentials for Terraform', () => {
+    const result = s.run(['--var-file', varFile, '--plan-only'], { env: { NO_ADC: '1' } });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('gcloud auth application-default login');
+    expect(result.calls.some((c) => c.startsWith('npm'))).toBe(false);
+  });
+
+  it('stops on a missing policy file before building anything', () => {
+    const result = s.run(['--var-file', varFile, '--policy', 'nope.yaml', '--plan-only']);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('policy file not found');
+    expect(result.calls).toEqual([]);
+  });
+
+  it('--plan-only: builds, tests, checks the policy, packages, plans — and applies nothing', () => {
+    // A relative --policy from another directory must still be found.
+    mkdirSync(join(s.dir, 'policies'), { recursive: true });
+    writeFileSync(join(s.dir, 'policies', 'prod.yaml'), 'dryRun: true\nrules: []\n');
+    const result = s.run(['--var-file', varFile, '--policy', 'policies/prod.yaml', '--plan-only'], { cwd: s.dir });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const tf = `terraform -chdir=${s.repo}/terraform`;
+    const policy = join(s.dir, 'policies', 'prod.yaml');
+    expect(result.calls.filter((c) => !c.startsWith('gcloud'))).toEqual([
+      'npm ci --no-audit --no-fund',
+      'npm test',
+      'npm run build',
+      `npm exec --no -- node dist/cli.js validate-policy ${policy}`,
+      `cli validate-policy ${policy}`,
+      expect.stringMatching(/^npm exec --no -- node -e /),
+      `${tf} init -input=false`,
+      `${tf} plan -input=false -var-file=${varFile} -var=function_source_zip=${zip} -out=${s.repo}/.build/tfplan`,
+    ]);
+    expect(result.stdout).toContain('Plan only: nothing was changed');
+
+    // Only what the function needs: dist/, package.json, package-lock.json, the policy.
+    expect(zipEntries(zip)).toEqual(['dist/cli.js', 'dist/core/plan.js', 'dist/index.js', 'package-lock.json', 'package.json', 'policy.yaml']);
+    const unpacked = join(s.dir, 'unpacked');
+    rmSync(unpacked, { recursive: true, force: true });
+    execFileSync('unzip', ['-q', zip, '-d', unpacked]);
+    expect(readFileSync(join(unpacked, 'policy.yaml'), 'utf8')).toBe('dryRun: true\nrules: []\n');
+    const pkg = JSON.parse(readFileSync(join(unpacked, 'package.json'), 'utf8'));
+    // No build on Cloud Build (dist/ is built; TypeScript and src/ are not shipped) …
+    expect(pkg.scripts).toEqual({ 'gcp-build': '' });
+    // … and the dependency lists untouched, so package-lock.json stays in sync for npm ci.
+    expect(pkg.dependencies).toEqual({ '@google-cloud/functions-framework': '5.0.5' });
+    expect(pkg.devDependencies).toEqual({ typescript: '7.0.2' });
+    expect(pkg.main).toBe('dist/index.js');
+  });
+
+  it('packages byte-identically when nothing changed (idempotent: Terraform sees no change)', () => {
+    expect(s.run(['--var-file', varFile, '--plan-only']).status).toBe(0);
+    const first = sha256(zip);
+    // A rebuild rewrites dist/ with new timestamps but the same content.
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(join(s.repo, 'dist', 'index.js'), later, later);
+    expect(s.run(['--var-file', varFile, '--plan-only']).status).toBe(0);
+    expect(sha256(zip)).toBe(first);
+    writeFileSync(join(s.repo, 'dist', 'index.js'), 'export const changed = true;\n');
+    expect(s.run(['--var-file', varFile, '--plan-only']).status).toBe(0);
+    expect(sha256(zip)).not.toBe(first);
+  });
+
+  it('stops before Terraform when the tests fail or the policy is invalid', () => {
+    const failing = s.run(['--var-file', varFile, '--plan-only'], { env: { FAIL_NPM_TEST: '1' } });
+    expect(failing.status).not.toBe(0);
+    expect(failing.calls.some((c) => c.startsWith('terraform'))).toBe(false);
+
+    writeFileSync(join(s.dir, 'bad.yaml'), 'invalid: true\n');
+    const bad = s.run(['--var-file', varFile, '--policy', join(s.dir, 'bad.yaml'), '--plan-only']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('the policy does not validate');
+    expect(bad.calls.some((c) => c.startsWith('terraform'))).toBe(false);
+  });
+
+  it('apply asks first: without a terminal and without --auto-approve it refuses after planning', () => {
+    const result = s.run(['--var-file', varFile]);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('--auto-approve');
+    expect(result.calls.some((c) => / apply /.test(c))).toBe(false);
+  });
+
+  it('--auto-approve applies the saved plan and prints the next steps with real values', () => {
+    const result = s.run(['--var-file', varFile, '--auto-approve']);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const tf = `terraform -chdir=${s.repo}/terraform`;
+    expect(result.calls).toContain(`${tf} apply -input=false ${s.repo}/.build/tfplan`);
+    expect(result.stdout).toContain('value-of-function_service_account');
+    expect(result.stdout).toContain('terraform/k8s/clusterrole.yaml');
+    expect(result.stdout).toContain('value-of-test_finding_command');
+    expect(result.stdout).toContain('value-of-logs_command');
+    expect(existsSync(join(s.repo, '.build', 'tfplan'))).toBe(false);
+  });
+
+  it('--destroy plans a destroy and applies it, without building', () => {
+    rmSync(join(s.repo, '.build'), { recursive: true, force: true });
+    const result = s.run(['--var-file', varFile, '--destroy', '--auto-approve']);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const tf = `terraform -chdir=${s.repo}/terraform`;
+    expect(result.calls.filter((c) => !c.startsWith('gcloud'))).toEqual([
+      `${tf} init -input=false`,
+      `${tf} plan -destroy -input=false -var-file=${varFile} -var=function_source_zip=${zip} -out=${s.repo}/.build/tfplan`,
+      `${tf} apply -input=false ${s.repo}/.build/tfplan`,
+    ]);
+    expect(result.stdout).toContain('Firestore ledger');
+    expect(dirname(zip)).toBe(join(s.repo, '.build'));
+  });
+});
