@@ -14,6 +14,9 @@ import { parseEnv } from './config.ts';
 const USAGE = `usage:
   scc-responder plan --finding FILE|- [--policy FILE] [--now RFC3339]
   scc-responder validate-policy FILE
+  scc-responder respond --finding FILE|- [--policy FILE] [--now RFC3339] [--no-evidence]
+             runs the whole pipeline once against the finding's cluster (the policy's
+             dryRun decides whether anything is written) and prints the result JSON
 
   --finding  a Pub/Sub message, CloudEvent, SCC NotificationMessage, the console's
              {finding, resource} JSON, or a bare finding; "-" reads stdin
@@ -99,9 +102,43 @@ const validatePolicyCommand: Command = (args, io) => {
   return 0;
 };
 
+const respondCommand: Command = async (args, io) => {
+  const { values } = parseArgs({
+    args,
+    options: { ...FINDING_FLAGS, 'no-evidence': { type: 'boolean' } },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.finding === undefined) throw new UsageError('--finding FILE is required');
+  const policy = policyFromFlags(values.policy, io);
+  const now = parseNow(values.now);
+  const input = readFindingFile(values.finding, io);
+  // Same composition as the function (cluster access from the policy, budget/ledger/sinks from the env);
+  // step logs go to stderr so stdout is one JSON document.
+  const [{ compose }, { handleInput }, { stderrLogger }] = await Promise.all([
+    import('./composition.ts'),
+    import('./pipeline.ts'),
+    import('./log.ts'),
+  ]);
+  const { deps } = compose({ env: io.env, policy, log: stderrLogger('INFO'), now: () => now });
+  if (values['no-evidence']) delete deps.evidenceGatherer;
+  const result = await handleInput(input, deps);
+  const output = result.summary ?? {
+    status: result.status,
+    ...(result.error ? { error: result.error } : {}),
+    plan: result.plan,
+    outcomes: result.containment?.outcomes ?? [],
+    warnings: result.containment?.warnings ?? [],
+  };
+  io.stdout(JSON.stringify(output, null, 2) + '\n');
+  const failed = result.containment?.outcomes.some((o) => o.status === 'failed') ?? false;
+  return result.status === 'malformed' ? 1 : failed ? 3 : 0;
+};
+
 export const COMMANDS: Record<string, Command> = {
   plan: planCommand,
   'validate-policy': validatePolicyCommand,
+  respond: respondCommand,
 };
 
 /** Runs the CLI; returns the exit code. Exported for tests. */

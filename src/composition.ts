@@ -6,6 +6,8 @@ import { parsePolicy, type Policy } from './core/policy.ts';
 import { parseEnv, type EnvConfig } from './config.ts';
 import { jsonLineLogger, type JsonLineLogger } from './log.ts';
 import type { PipelineDeps } from './pipeline.ts';
+import { evidenceEnabled } from './evidence/enabled.ts';
+import { reportWiring } from './report-wiring.ts';
 
 export const DEFAULT_POLICY_PATH = new URL('../policy/default.yaml', import.meta.url);
 
@@ -39,11 +41,28 @@ export function compose(options: CompositionOptions): Composition {
   const config = parseEnv(options.env);
   const policy = options.policy ?? loadPolicy(config.SCC_RESPONDER_POLICY_FILE);
   const log = options.log ?? jsonLineLogger(undefined, config.LOG_LEVEL);
+  const now = options.now ?? (() => new Date());
+  // One gatherer per instance: it holds the per-project Logging read limiter and the query coalescer.
+  let evidenceGatherer: ReturnType<NonNullable<PipelineDeps['evidenceGatherer']>> | undefined;
+  // One responder per instance: its cluster access caches endpoints and tokens until they expire.
+  let clusterResponder: ReturnType<NonNullable<PipelineDeps['clusterResponder']>> | undefined;
   const deps: PipelineDeps = {
     policy,
     log,
-    now: options.now ?? (() => new Date()),
+    now,
     forceDryRun: config.SCC_RESPONDER_FORCE_DRY_RUN,
+    // Ledger, blast-radius budget and summary sinks (OPS_TOPIC, SLACK/CHAT_WEBHOOK_URL, FIRESTORE_DATABASE).
+    ...reportWiring(config, options.env),
+    clusterResponder: () =>
+      (clusterResponder ??= Promise.all([import('./actions/cluster-responder.ts'), import('./adapters/gke-cluster-access.ts')]).then(
+        ([actions, access]) => actions.createClusterResponder({ policy, log, now, access: access.createClusterAccess({ policy }) }),
+      )),
   };
+  if (evidenceEnabled(options.env)) {
+    deps.evidenceGatherer = () =>
+      (evidenceGatherer ??= import('./evidence/from-env.ts').then((m) =>
+        m.createEvidenceGathererFromEnv({ policy, log, now, env: options.env }),
+      ));
+  }
   return { config, deps };
 }

@@ -7,6 +7,23 @@ const boolFromEnv = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** Empty means unset: terraform sets every variable, some to "". */
+function emptyAsUnset<T extends z.ZodType>(schema: T) {
+  return z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+}
+
+// The URL is a credential: the messages below never echo it.
+const webhookUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    if (url.protocol === 'https:') return true;
+    // Plain http only to loopback (local tests and demos), never across a network.
+    return url.protocol === 'http:' && (url.hostname === '127.0.0.1' || url.hostname === '[::1]' || url.hostname === 'localhost');
+  } catch {
+    return false;
+  }
+}, 'expected an https:// webhook URL (value not shown: it is a secret)');
+
 export const envSchema = z.object({
   /** Path of the policy YAML; unset = the bundled policy/default.yaml (dry-run). */
   SCC_RESPONDER_POLICY_FILE: z.string().min(1).optional(),
@@ -14,6 +31,26 @@ export const envSchema = z.object({
   SCC_RESPONDER_FORCE_DRY_RUN: boolFromEnv.default(false),
   /** Lowest severity written to the log. */
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'NOTICE', 'WARNING', 'ERROR']).default('INFO'),
+  /** Ops summary topic: `projects/P/topics/T` or a topic id in the function's project. Unset/empty = no Pub/Sub summary. */
+  OPS_TOPIC: emptyAsUnset(
+    z
+      .string()
+      .regex(
+        /^(projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/topics\/)?[A-Za-z][A-Za-z0-9._~+%-]{2,254}$/,
+        'expected projects/PROJECT/topics/TOPIC or a topic id (3-255 characters, starting with a letter)',
+      )
+      .refine((v) => !v.slice(v.lastIndexOf('/') + 1).toLowerCase().startsWith('goog'), 'topic ids may not start with "goog"'),
+  ),
+  /** Slack incoming-webhook URL (a secret: Cloud Run mounts it from Secret Manager). Unset/empty = no Slack. */
+  SLACK_WEBHOOK_URL: emptyAsUnset(webhookUrl),
+  /** Google Chat space webhook URL (a secret, like SLACK_WEBHOOK_URL). Unset/empty = no Google Chat. */
+  CHAT_WEBHOOK_URL: emptyAsUnset(webhookUrl),
+  /** Firestore database of the ledger and budget. Unset = no ledger: no dedupe, and destructive actions are refused. */
+  FIRESTORE_DATABASE: emptyAsUnset(
+    z.string().regex(/^(\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9])$/, 'expected "(default)" or a database id (4-63 lowercase letters, digits, hyphens)'),
+  ),
+  /** Collection of ledger and budget documents (TTL policy on its expireAt field). */
+  LEDGER_COLLECTION: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'expected a collection id (letters, digits, _ or -)').default('scc-responder-ledger'),
 });
 
 export type EnvConfig = z.output<typeof envSchema>;

@@ -4,11 +4,13 @@
 import { decodeInput, DecodeError, type DecodedInput } from './core/envelope.ts';
 import { isTransient } from './core/errors.ts';
 import { plan as makePlan, type Plan } from './core/plan.ts';
-import type { Policy } from './core/policy.ts';
+import type { ActionType, Policy } from './core/policy.ts';
 import type { ActionOutcome } from './core/outcome.ts';
 import type { ClusterResponder, ContainmentResult, EvidenceGatherer, EvidenceReport, StepLogger } from './core/ports.ts';
+import { buildSummary, findingKey, type Summary } from './core/summary.ts';
+import { deliverSummary, openLedgerSession, refundUnusedBudget, reserveBudget, type ReportDeps } from './report.ts';
 
-export interface PipelineDeps {
+export interface PipelineDeps extends ReportDeps {
   policy: Policy;
   now: () => Date;
   log: StepLogger;
@@ -19,11 +21,13 @@ export interface PipelineDeps {
 }
 
 export interface PipelineResult {
-  status: 'ignored' | 'responded' | 'malformed';
+  /** duplicate: the ledger shows this finding was already handled (redelivery, or another instance). */
+  status: 'ignored' | 'responded' | 'malformed' | 'duplicate';
   decoded?: DecodedInput;
   plan?: Plan;
   containment?: ContainmentResult;
   evidence?: EvidenceReport;
+  summary?: Summary;
   error?: string;
 }
 
@@ -34,6 +38,7 @@ export interface PipelineResult {
  */
 export async function handleInput(input: unknown, deps: PipelineDeps): Promise<PipelineResult> {
   const { log } = deps;
+  const receivedAt = deps.now();
   let decoded: DecodedInput;
   try {
     decoded = decodeInput(input);
@@ -59,7 +64,20 @@ export async function handleInput(input: unknown, deps: PipelineDeps): Promise<P
     targetProblems: plan.targetProblems,
   });
 
+  // Claim before acting: a redelivery or a racing instance must not act or report again.
+  const key = findingKey(decoded.notification.finding);
+  const session = await openLedgerSession(key, deps, { ...ids, key: key.id });
+  if (session.duplicate) return { status: 'duplicate', decoded, plan };
+  if (session.summary !== null) {
+    // An earlier delivery acted and built the summary; only sinks it did not reach are left.
+    await deliverSummary(session.summary, session, deps, ids);
+    await session.complete();
+    return { status: 'responded', decoded, plan, summary: session.summary };
+  }
+
   let containment: ContainmentResult = { outcomes: [], snapshots: {}, warnings: [] };
+  let deniedByBudget: ReadonlyMap<ActionType, string> = new Map();
+  const containStart = deps.now().getTime();
   if (plan.actions.length > 0) {
     if (!deps.clusterResponder) {
       containment.outcomes = plan.actions.map<ActionOutcome>((a) => ({
@@ -68,25 +86,60 @@ export async function handleInput(input: unknown, deps: PipelineDeps): Promise<P
         reason: 'no cluster access configured',
       }));
     } else {
+      deniedByBudget = await reserveBudget(plan, key, deps.policy, session, deps, ids);
       try {
         const responder = await deps.clusterResponder();
-        containment = await responder.contain({ plan, deniedByBudget: new Map() });
+        containment = await responder.contain({ plan, deniedByBudget, previous: session.previous });
       } catch (error) {
         if (isTransient(error)) {
           log.log('WARNING', 'contain', 'transient failure, Pub/Sub will redeliver', { ...ids, error: String(error) });
+          await session.release();
+          throw error;
         }
-        throw error;
+        // Ops must still hear about it: the summary reports the actions as failed.
+        const reason = `containment error: ${error instanceof Error ? error.message : String(error)}`.slice(0, 500);
+        log.log('ERROR', 'contain', 'containment failed', { ...ids, error: reason });
+        containment = {
+          outcomes: plan.actions.map<ActionOutcome>((a) => ({ type: a.type, status: 'failed', reason })),
+          snapshots: {},
+          warnings: [reason],
+        };
       }
+      await refundUnusedBudget(plan, key, containment.outcomes, deniedByBudget, deps, ids);
     }
     for (const outcome of containment.outcomes) {
       log.log(outcome.status === 'failed' ? 'ERROR' : 'NOTICE', `action:${outcome.type}`, outcome.reason, { ...ids, status: outcome.status });
     }
+    await session.recordOutcomes(containment.outcomes);
   }
+  const containmentMs = deps.now().getTime() - containStart;
 
   let evidence: EvidenceReport | undefined;
   if (deps.evidenceGatherer) {
-    const gatherer = await deps.evidenceGatherer();
-    evidence = await gatherer.gather(plan, containment.snapshots);
+    try {
+      const gatherer = await deps.evidenceGatherer();
+      evidence = await gatherer.gather(plan, containment.snapshots, { notification: decoded.notification });
+    } catch (error) {
+      // Evidence never costs the containment result or the summary (the gatherer itself does not
+      // throw; this covers loading it: a missing module, a bad EVIDENCE_BUCKET).
+      log.log('ERROR', 'evidence', 'evidence gatherer unavailable', { ...ids, error: String(error).slice(0, 300) });
+      evidence = { queries: [], links: {}, bundle: null, notes: ['evidence incomplete: gatherer unavailable'] };
+    }
   }
-  return { status: 'responded', decoded, plan, containment, ...(evidence ? { evidence } : {}) };
+  const evidenceMs = deps.now().getTime() - containStart - containmentMs;
+
+  const summary = buildSummary({
+    key,
+    plan,
+    finding: decoded.notification.finding,
+    containment,
+    evidence: evidence ?? null,
+    policy: deps.policy,
+    timings: { receivedAt, publishTime: decoded.pubsub?.publishTime ?? null, containmentMs, evidenceMs: evidence ? evidenceMs : null },
+    now: deps.now(),
+  });
+  await session.recordSummary(summary);
+  await deliverSummary(summary, session, deps, ids);
+  await session.complete();
+  return { status: 'responded', decoded, plan, containment, ...(evidence ? { evidence } : {}), summary };
 }

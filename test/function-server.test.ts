@@ -13,6 +13,9 @@ const lines: Record<string, any>[] = [];
 beforeAll(async () => {
   process.env.SCC_RESPONDER_POLICY_FILE = new URL('../examples/policy.yaml', import.meta.url).pathname;
   process.env.LOG_LEVEL = 'DEBUG';
+  // The composition wires GKE cluster access (ADC): keep google-auth-library from probing the
+  // metadata server, so the actions fail fast as "no credentials" without leaving loopback.
+  process.env.METADATA_SERVER_DETECTION = 'none';
   jest.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => {
     for (const line of String(chunk).split('\n').filter(Boolean)) {
       try {
@@ -35,6 +38,7 @@ afterAll(async () => {
   jest.restoreAllMocks();
   delete process.env.SCC_RESPONDER_POLICY_FILE;
   delete process.env.LOG_LEVEL;
+  delete process.env.METADATA_SERVER_DETECTION;
 });
 
 function logsFor(step: string): Record<string, any>[] {

@@ -24,7 +24,15 @@ export function quoteFilterValue(value: string): string {
     const code = ch.codePointAt(0) ?? 0;
     if (ch === '\\') out += '\\\\';
     else if (ch === '"') out += '\\"';
-    else if (code < 0x20 || code === 0x7f || (code >= 0x80 && code < 0xa0) || code === 0x2028 || code === 0x2029) {
+    else if (
+      code < 0x20 ||
+      code === 0x7f ||
+      (code >= 0x80 && code < 0xa0) ||
+      code === 0x2028 ||
+      code === 0x2029 ||
+      // A lone surrogate would be turned into U+FFFD on the wire: escape it so the value stays exact.
+      (code >= 0xd800 && code <= 0xdfff)
+    ) {
       out += `\\u${code.toString(16).padStart(4, '0')}`;
     } else out += ch;
   }
@@ -95,12 +103,44 @@ export function nodeLogsQuery(target: Target & { node: string }, window: TimeWin
   return { kind: 'node-logs', filter: clauses.join(' AND '), resourceNames: [`projects/${target.project}`], window };
 }
 
+/** GCE instance ids are unsigned 64-bit integers; anything else did not come from a real Node annotation. */
+export function isGceInstanceId(value: string): boolean {
+  return /^[0-9]{1,20}$/.test(value);
+}
+
+function serialConsoleLog(project: string): string {
+  return `projects/${project}/logs/serialconsole.googleapis.com%2Fserial_port_1_output`;
+}
+
+/**
+ * One query for everything about the node: its k8s_node logs (kubelet, container runtime)
+ * and, when the instance id is known, the VM's serial console. One query instead of two keeps
+ * the per-finding cost at three entries.list calls (quota: 60 a minute per project).
+ */
+export function nodeEvidenceQuery(target: Target & { node: string }, instanceId: string | null, window: TimeWindow): EvidenceQuery {
+  const k8sNode = [
+    eq('resource.type', 'k8s_node'),
+    eq('resource.labels.project_id', target.project),
+    eq('resource.labels.location', target.location),
+    eq('resource.labels.cluster_name', target.cluster),
+    eq('resource.labels.node_name', target.node),
+  ].join(' AND ');
+  if (instanceId === null) return nodeLogsQuery(target, window);
+  const serial = [
+    eq('resource.type', 'gce_instance'),
+    eq('resource.labels.instance_id', instanceId),
+    eq('logName', serialConsoleLog(target.project)),
+  ].join(' AND ');
+  const filter = `((${k8sNode}) OR (${serial})) AND ${windowClause(window)}`;
+  return { kind: 'node-logs', filter, resourceNames: [`projects/${target.project}`], window };
+}
+
 /** The node VM's serial console; the instance id comes from the Node's `container.googleapis.com/instance_id` annotation. */
 export function nodeSerialConsoleQuery(project: string, instanceId: string, window: TimeWindow): EvidenceQuery {
   const clauses = [
     eq('resource.type', 'gce_instance'),
     eq('resource.labels.instance_id', instanceId),
-    eq('logName', `projects/${project}/logs/serialconsole.googleapis.com%2Fserial_port_1_output`),
+    eq('logName', serialConsoleLog(project)),
     windowClause(window),
   ];
   return { kind: 'node-serial-console', filter: clauses.join(' AND '), resourceNames: [`projects/${project}`], window };

@@ -146,6 +146,13 @@ export const policySchema = z
         maxArgs: z.int().min(1).max(256).default(32),
       })
       .prefault({}),
+    /** How GKE clusters without a `clusters` kubeconfig mapping are reached (Container API + ADC token). */
+    gke: z
+      .strictObject({
+        /** Connect to the control plane's private endpoint (the function runs inside the VPC). */
+        usePrivateEndpoint: z.boolean().default(false),
+      })
+      .prefault({}),
   })
   .superRefine((policy, ctx) => {
     const names = new Set<string>();

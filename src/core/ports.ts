@@ -3,6 +3,7 @@
 import type { ActionOutcome } from './outcome.ts';
 import type { Plan } from './plan.ts';
 import type { ActionType } from './policy.ts';
+import type { Summary } from './summary.ts';
 
 export type Severity = 'DEBUG' | 'INFO' | 'NOTICE' | 'WARNING' | 'ERROR' | 'CRITICAL';
 
@@ -43,9 +44,15 @@ export interface ClusterResponder {
   contain(request: ContainmentRequest): Promise<ContainmentResult>;
 }
 
+/** What the pipeline knows beyond the plan, for links and the kept bundle. */
+export interface EvidenceContext {
+  /** The decoded NotificationMessage (finding + resource), kept in the bundle with env values redacted. */
+  notification?: unknown;
+}
+
 /** Evidence gathered after containment (evidence issue). Must never throw: failures become `incomplete` notes. */
 export interface EvidenceGatherer {
-  gather(plan: Plan, snapshots: ClusterSnapshots): Promise<EvidenceReport>;
+  gather(plan: Plan, snapshots: ClusterSnapshots, context?: EvidenceContext): Promise<EvidenceReport>;
 }
 
 export interface EvidenceQueryResult {
@@ -57,6 +64,8 @@ export interface EvidenceQueryResult {
   excerpts: string[];
   /** Set when the query did not complete: "quota", "error: …". */
   incomplete: string | null;
+  /** More entries matched than policy.evidence.maxEntriesPerQuery allowed reading. */
+  truncated?: boolean;
 }
 
 export interface EvidenceReport {
@@ -65,4 +74,91 @@ export interface EvidenceReport {
   /** gs:// location of the kept bundle, when a bucket is configured. */
   bundle: string | null;
   notes: string[];
+}
+
+// ---- Ledger, blast-radius budget and summary sinks (issue 5) ----
+
+/** Identifies one finding occurrence: finding name + eventTime, hashed into a document id. */
+export interface FindingKey {
+  id: string;
+  findingName: string | null;
+  eventTime: string | null;
+}
+
+/** How one sink fared with one summary. */
+export interface SinkDelivery {
+  status: 'sent' | 'failed';
+  /** Attempts so far, across redeliveries. */
+  attempts: number;
+  at: string;
+  error?: string;
+}
+
+export type LedgerClaim =
+  | {
+      kind: 'acquired';
+      /** Fences every later write: a holder whose lease was taken over can no longer write. */
+      token: string;
+      /** 1 for the first delivery; higher after a takeover or a retry. */
+      attempt: number;
+      /** Outcomes recorded by an earlier attempt: passed on as ContainmentRequest.previous. */
+      previous: ReadonlyMap<ActionType, ActionOutcome>;
+      /** The summary an earlier attempt built, re-sent as is to the sinks it did not reach. */
+      summary: Summary | null;
+      deliveries: Readonly<Record<string, SinkDelivery>>;
+    }
+  | { kind: 'completed'; completedAt: string | null }
+  /** Another instance holds a live lease: retry later (TransientError → Pub/Sub redelivers). */
+  | { kind: 'busy'; leaseExpiresAt: string };
+
+/**
+ * Remembers which findings were handled, so that a Pub/Sub redelivery or a
+ * concurrent instance never repeats actions or the summary. Writes after
+ * `claim` throw TransientError when the lease was lost.
+ */
+export interface Ledger {
+  claim(key: FindingKey, now: Date): Promise<LedgerClaim>;
+  recordOutcomes(key: FindingKey, token: string, outcomes: ActionOutcome[], now: Date): Promise<void>;
+  recordSummary(key: FindingKey, token: string, summary: Summary, now: Date): Promise<void>;
+  recordDelivery(key: FindingKey, token: string, sink: string, delivery: SinkDelivery, now: Date): Promise<void>;
+  complete(key: FindingKey, token: string, now: Date): Promise<void>;
+  /** Gives the lease up early after a transient failure, so the redelivery can take over at once. */
+  release(key: FindingKey, token: string, now: Date): Promise<void>;
+}
+
+export interface BudgetLimits {
+  windowMinutes: number;
+  perCluster: { podRemovals: number; cordons: number };
+  perNamespace: { podRemovals: number };
+}
+
+export interface BudgetRequest {
+  /** The finding key id: reserving twice for the same key is idempotent. */
+  key: string;
+  /** `projects/P/locations/L/clusters/C` */
+  cluster: string;
+  namespace: string | null;
+  /** Only destructive actions (see budgetedActions in core/budget.ts). */
+  actions: ActionType[];
+  limits: BudgetLimits;
+  now: Date;
+}
+
+export interface BudgetDecision {
+  granted: ActionType[];
+  /** action → "budget: …" reason */
+  denied: Map<ActionType, string>;
+}
+
+/** Blast-radius budget shared by every instance: reserve before acting. */
+export interface Budget {
+  reserve(request: BudgetRequest): Promise<BudgetDecision>;
+  /** Returns reservations for actions that did not run (skipped by a guard), so they do not count. */
+  refund(request: Omit<BudgetRequest, 'limits'>): Promise<void>;
+}
+
+/** One destination of the ops summary. Throws TransientError (may heal) or PermanentError. */
+export interface SummarySink {
+  readonly name: string;
+  deliver(summary: Summary): Promise<void>;
 }

@@ -1,0 +1,74 @@
+// The shape every action file exports. An action is split in two so dry-run can
+// run everything but the write: `inspect` only reads (and says whether the work
+// is already done), `apply` makes the one write. Both get plain values (the
+// verified pod, the resolved node) apart from the one service (KubeApi).
+import { createHash } from 'node:crypto';
+import type { ActionOutcome } from '../core/outcome.ts';
+import type { Plan } from '../core/plan.ts';
+import type { ActionType, Policy } from '../core/policy.ts';
+import type { KubeApi, Node, Pod } from './kube-api.ts';
+import type { RbacNeed } from './rbac.ts';
+
+export interface Incident {
+  /** The finding's full name, for annotations. */
+  findingName: string;
+  /** Short DNS-1123-safe id (from the finding id): names the NetworkPolicy and labels the pod. */
+  id: string;
+}
+
+export interface ActionContext {
+  kube: KubeApi;
+  plan: Plan;
+  policy: Policy;
+  incident: Incident;
+  now: Date;
+  /** The live pod the preflight verified against the finding (null when the pod is gone). */
+  pod: Pod | null;
+  /** The node the action concerns: pod.spec.nodeName, or the finding's node when the pod is gone. */
+  nodeName: string | null;
+  node: Node | null;
+}
+
+export interface Inspection {
+  /** Set when nothing is left to do: the reason ("already cordoned"). */
+  already: string | null;
+  /** What apply would do, for dry-run ("would cordon node X"). */
+  intent: string;
+  checks: string[];
+}
+
+export type AppliedOutcome = Pick<ActionOutcome, 'status' | 'reason' | 'details'>;
+
+export interface ClusterAction {
+  type: ActionType;
+  /** Exactly the Kubernetes permissions apply (and inspect) use. */
+  rbac: RbacNeed[];
+  /** Removes the pod: evidence snapshots are taken first, the replica floor applies. */
+  removesPod: boolean;
+  /** Acts on the pod (false: acts on the node). */
+  podScoped: boolean;
+  inspect(ctx: ActionContext): Promise<Inspection>;
+  /** Makes the write. Throws TransientError for faults that heal; returns failed for the rest. */
+  apply(ctx: ActionContext): Promise<AppliedOutcome>;
+}
+
+export const ANNOTATION_PREFIX = 'scc-responder.dev';
+export const INCIDENT_LABEL = `${ANNOTATION_PREFIX}/incident`;
+export const FINDING_ANNOTATION = `${ANNOTATION_PREFIX}/finding`;
+
+/**
+ * A short id usable as a label value and inside object names. SCC finding ids
+ * are 32 lowercase hex/alnum characters; anything else is hashed, never pasted.
+ */
+export function incidentFor(plan: Plan): Incident {
+  const findingName = plan.finding.name ?? plan.finding.canonicalName ?? 'unknown-finding';
+  const raw = plan.finding.id ?? '';
+  const id = /^[a-z0-9]{1,40}$/.test(raw)
+    ? raw
+    : createHash('sha256').update(findingName).digest('hex').slice(0, 32);
+  return { findingName, id };
+}
+
+export function podRef(pod: Pod): string {
+  return `${pod.metadata.namespace}/${pod.metadata.name}`;
+}

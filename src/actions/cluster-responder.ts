@@ -1,0 +1,57 @@
+// The ClusterResponder the pipeline calls (src/core/ports.ts): connect to the
+// finding's cluster, then run the plan. Loaded lazily by the composition root.
+import { PermanentError, TransientError } from '../core/errors.ts';
+import type { Policy } from '../core/policy.ts';
+import type { ClusterResponder, ContainmentResult, StepLogger } from '../core/ports.ts';
+import { classifyKubeError, describeKubeError } from './errors.ts';
+import { KubeApiError, type ClusterConnector } from './kube-api.ts';
+import { runPlan } from './run-plan.ts';
+
+export interface ClusterResponderOptions {
+  policy: Policy;
+  log: StepLogger;
+  access: ClusterConnector;
+  now?: () => Date;
+}
+
+export function createClusterResponder(options: ClusterResponderOptions): ClusterResponder {
+  const { policy, log, access } = options;
+  const now = options.now ?? (() => new Date());
+  return {
+    async contain(request): Promise<ContainmentResult> {
+      const { plan } = request;
+      if (plan.actions.length === 0) return { outcomes: [], snapshots: {}, warnings: [] };
+      // Budget refusals and earlier deliveries' results stand even when the cluster cannot be reached.
+      const failAll = (reason: string): ContainmentResult => ({
+        outcomes: plan.actions.map((a) => {
+          const previous = request.previous?.get(a.type);
+          if (previous && (previous.status === 'done' || previous.status === 'already')) {
+            return { type: a.type, status: 'already', reason: `${previous.status} in an earlier delivery: ${previous.reason}` };
+          }
+          const denied = request.deniedByBudget.get(a.type);
+          if (denied !== undefined) return { type: a.type, status: 'skipped', reason: denied };
+          return { type: a.type, status: 'failed', reason };
+        }),
+        snapshots: {},
+        warnings: [],
+      });
+      if (plan.target === null) return failAll('the finding names no cluster');
+      let kube;
+      try {
+        kube = await access.connect(plan.target.clusterName);
+      } catch (error) {
+        if (error instanceof TransientError) throw error;
+        if (error instanceof KubeApiError) {
+          if (classifyKubeError(error) === 'transient') throw new TransientError(`cluster access: ${describeKubeError(error)}`, { cause: error });
+          return failAll(`cluster access: ${describeKubeError(error)}`);
+        }
+        if (error instanceof PermanentError) {
+          log.log('ERROR', 'cluster-access', error.message, { cluster: plan.target.clusterName });
+          return failAll(`cluster access: ${error.message}`);
+        }
+        throw error;
+      }
+      return runPlan(request, { kube, policy, log, now });
+    },
+  };
+}

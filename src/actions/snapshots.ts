@@ -1,0 +1,65 @@
+// What is lost with the pod, captured before anything removes it: the pod
+// object, its recent events, the node object (and its GCE instance id, for the
+// serial console query), the tail of each container's log. Best effort: a
+// failed read becomes a warning and containment goes on (GKE also ships
+// container logs to Cloud Logging, so speed of containment wins over this copy).
+import type { Policy } from '../core/policy.ts';
+import type { ClusterSnapshots } from '../core/ports.ts';
+import { describeKubeError } from './errors.ts';
+import { KubeApiError, type KubeApi, type Pod } from './kube-api.ts';
+import type { PreflightResult } from './preflight.ts';
+
+export const INSTANCE_ID_ANNOTATION = 'container.googleapis.com/instance_id';
+
+/** A copy fit for evidence: env values (often secrets) are replaced, managedFields dropped. */
+export function redactPod(pod: Pod): unknown {
+  const copy = structuredClone(pod) as Pod & { metadata: { managedFields?: unknown } };
+  delete copy.metadata.managedFields;
+  const spec = copy.spec as Record<string, unknown> | undefined;
+  for (const list of ['containers', 'initContainers', 'ephemeralContainers']) {
+    for (const c of (spec?.[list] as { env?: { value?: string }[] }[] | undefined) ?? []) {
+      for (const env of c.env ?? []) if (env.value !== undefined) env.value = '<redacted>';
+    }
+  }
+  return copy;
+}
+
+export async function captureSnapshots(
+  kube: KubeApi,
+  preflight: PreflightResult,
+  policy: Policy,
+): Promise<{ snapshots: ClusterSnapshots; warnings: string[] }> {
+  const warnings: string[] = [];
+  const snapshots: ClusterSnapshots = {};
+  const attempt = async <T>(what: string, read: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await read();
+    } catch (error) {
+      if (!(error instanceof KubeApiError)) throw error;
+      warnings.push(`snapshot: ${what} not captured (${describeKubeError(error)})`);
+      return undefined;
+    }
+  };
+  if (preflight.node) {
+    snapshots.node = preflight.node;
+    const instanceId = preflight.node.metadata.annotations?.[INSTANCE_ID_ANNOTATION];
+    if (instanceId !== undefined && /^\d{1,20}$/.test(instanceId)) snapshots.nodeInstanceId = instanceId;
+  }
+  if (preflight.nodeName) snapshots.resolvedNode = preflight.nodeName;
+  const pod = preflight.pod;
+  if (!pod) return { snapshots, warnings };
+  snapshots.pod = redactPod(pod);
+  const namespace = pod.metadata.namespace!;
+  const events = await attempt('events', () => kube.listEvents(namespace, `involvedObject.uid=${pod.metadata.uid}`));
+  if (events) snapshots.events = events;
+  const tail = policy.actionSettings.podLogTailLines;
+  if (tail > 0) {
+    const logs: Record<string, string> = {};
+    for (const c of pod.spec?.containers ?? []) {
+      const text = await attempt(`log of container ${c.name}`, () => kube.readPodLog(namespace, pod.metadata.name!, c.name, tail));
+      if (text !== undefined) logs[c.name] = text;
+    }
+    snapshots.containerLogs = logs;
+  }
+  return { snapshots, warnings };
+}

@@ -1,0 +1,256 @@
+// Firestore-backed ledger and blast-radius budget. Every read-modify-write is a
+// transaction, so a Pub/Sub redelivery and several instances racing on the
+// same finding (or the same cluster's budget) see one consistent history.
+//
+// One collection holds both kinds of document: `f-<sha256>` per finding
+// occurrence and `b-<sha256>` per cluster budget. Both carry `expireAt`, so a
+// single Firestore TTL policy on that field (terraform) cleans them up.
+import { randomUUID, createHash } from 'node:crypto';
+import { Firestore, Timestamp, type DocumentReference, type Transaction } from '@google-cloud/firestore';
+import { evaluateBudget, type BudgetEntry } from '../core/budget.ts';
+import { PermanentError, TransientError } from '../core/errors.ts';
+import type { ActionOutcome } from '../core/outcome.ts';
+import type { ActionType } from '../core/policy.ts';
+import type { Budget, BudgetDecision, BudgetRequest, FindingKey, Ledger, LedgerClaim, SinkDelivery } from '../core/ports.ts';
+import type { Summary } from '../core/summary.ts';
+
+export interface FirestoreLedgerOptions {
+  /** Default: the library's detection (GOOGLE_CLOUD_PROJECT / metadata server). */
+  projectId?: string;
+  /** Default "(default)". */
+  databaseId?: string;
+  collection: string;
+  /** How long a claim stays exclusive without a write: longer than the function timeout. */
+  leaseSeconds: number;
+  /** Documents expire (TTL policy on `expireAt`) this long after their last write. */
+  ttlDays: number;
+  /** "host:port" of the Firestore emulator; FIRESTORE_EMULATOR_HOST also works (the library reads it). */
+  emulatorHost?: string;
+}
+
+// gRPC status codes that can heal by waiting: CANCELLED, UNKNOWN, DEADLINE_EXCEEDED,
+// RESOURCE_EXHAUSTED, ABORTED (transaction contention), INTERNAL, UNAVAILABLE.
+const TRANSIENT_CODES = new Set([1, 2, 4, 8, 10, 13, 14]);
+
+function classify(error: unknown, what: string): Error {
+  if (error instanceof TransientError || error instanceof PermanentError) return error;
+  const code = (error as { code?: unknown }).code;
+  const message = `${what}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
+  if (typeof code === 'number' && !TRANSIENT_CODES.has(code)) return new PermanentError(message, { cause: error });
+  return new TransientError(message, { cause: error });
+}
+
+interface LedgerDoc {
+  kind: 'finding';
+  schema: 1;
+  findingName: string | null;
+  eventTime: string | null;
+  state: 'in-progress' | 'completed';
+  owner: string | null;
+  leaseExpiresAt: Timestamp | null;
+  attempt: number;
+  outcomes: Partial<Record<ActionType, ActionOutcome>>;
+  summaryJson: string | null;
+  deliveries: Record<string, SinkDelivery>;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
+  completedAt: Timestamp | null;
+  expireAt: Timestamp;
+}
+
+interface BudgetDoc {
+  kind: 'budget';
+  cluster: string;
+  entries: BudgetEntry[];
+  updatedAt: Timestamp;
+  expireAt: Timestamp;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export function createFirestore(options: Pick<FirestoreLedgerOptions, 'projectId' | 'databaseId' | 'emulatorHost'>): Firestore {
+  return new Firestore({
+    ...(options.projectId ? { projectId: options.projectId } : {}),
+    ...(options.databaseId ? { databaseId: options.databaseId } : {}),
+    // On the emulator, a universe domain keeps the client from probing the metadata server.
+    ...(options.emulatorHost ? { host: options.emulatorHost, ssl: false, universeDomain: 'googleapis.com' } : {}),
+    ignoreUndefinedProperties: true,
+  });
+}
+
+export class FirestoreLedger implements Ledger, Budget {
+  readonly db: Firestore;
+  readonly #collection: string;
+  readonly #leaseMs: number;
+  readonly #ttlMs: number;
+
+  constructor(options: FirestoreLedgerOptions, db?: Firestore) {
+    this.db = db ?? createFirestore(options);
+    this.#collection = options.collection;
+    this.#leaseMs = options.leaseSeconds * 1000;
+    this.#ttlMs = options.ttlDays * 86_400_000;
+  }
+
+  #findingDoc(key: FindingKey): DocumentReference {
+    // The id is a hash, never the attacker-chosen finding name.
+    if (!/^[a-f0-9]{64}$/.test(key.id)) throw new PermanentError('ledger: finding key id must be a sha256 hex digest');
+    return this.db.collection(this.#collection).doc(`f-${key.id}`);
+  }
+
+  #budgetDoc(cluster: string): DocumentReference {
+    return this.db.collection(this.#collection).doc(`b-${sha256(cluster)}`);
+  }
+
+  #expireAt(now: Date, extraMs = 0): Timestamp {
+    return Timestamp.fromMillis(now.getTime() + this.#ttlMs + extraMs);
+  }
+
+  async #run<T>(what: string, fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    try {
+      return await this.db.runTransaction(fn, { maxAttempts: 5 });
+    } catch (error) {
+      throw classify(error, what);
+    }
+  }
+
+  async claim(key: FindingKey, now: Date): Promise<LedgerClaim> {
+    const ref = this.#findingDoc(key);
+    const token = randomUUID();
+    return this.#run('ledger claim', async (tx) => {
+      const snap = await tx.get(ref);
+      const lease = Timestamp.fromMillis(now.getTime() + this.#leaseMs);
+      const stamp = Timestamp.fromDate(now);
+      if (!snap.exists) {
+        const doc: LedgerDoc = {
+          kind: 'finding',
+          schema: 1,
+          findingName: key.findingName,
+          eventTime: key.eventTime,
+          state: 'in-progress',
+          owner: token,
+          leaseExpiresAt: lease,
+          attempt: 1,
+          outcomes: {},
+          summaryJson: null,
+          deliveries: {},
+          createdAt: stamp,
+          updatedAt: stamp,
+          completedAt: null,
+          expireAt: this.#expireAt(now),
+        };
+        tx.create(ref, doc);
+        return { kind: 'acquired', token, attempt: 1, previous: new Map(), summary: null, deliveries: {} };
+      }
+      const doc = snap.data() as LedgerDoc;
+      if (doc.state === 'completed') {
+        return { kind: 'completed', completedAt: doc.completedAt?.toDate().toISOString() ?? null };
+      }
+      if (doc.owner !== null && doc.leaseExpiresAt !== null && doc.leaseExpiresAt.toMillis() > now.getTime()) {
+        return { kind: 'busy', leaseExpiresAt: doc.leaseExpiresAt.toDate().toISOString() };
+      }
+      // Released after a transient failure, or the holder died: take over and resume.
+      const attempt = (doc.attempt ?? 0) + 1;
+      tx.update(ref, { owner: token, leaseExpiresAt: lease, attempt, updatedAt: stamp, expireAt: this.#expireAt(now) });
+      let summary: Summary | null = null;
+      if (typeof doc.summaryJson === 'string') {
+        try {
+          summary = JSON.parse(doc.summaryJson) as Summary;
+        } catch {
+          summary = null; // rebuilt from the recorded outcomes
+        }
+      }
+      const previous = new Map(Object.entries(doc.outcomes ?? {}) as [ActionType, ActionOutcome][]);
+      return { kind: 'acquired', token, attempt, previous, summary, deliveries: doc.deliveries ?? {} };
+    });
+  }
+
+  /** Reads the document, checks the lease is still ours, then applies `fields` and extends the lease. */
+  async #write(what: string, key: FindingKey, token: string, now: Date, fields: Record<string, unknown>): Promise<void> {
+    const ref = this.#findingDoc(key);
+    await this.#run(what, async (tx) => {
+      const snap = await tx.get(ref);
+      const doc = snap.data() as LedgerDoc | undefined;
+      if (!doc || doc.owner !== token || doc.state !== 'in-progress') {
+        throw new TransientError(`${what}: lease lost (another instance took the finding over)`);
+      }
+      tx.update(ref, {
+        leaseExpiresAt: Timestamp.fromMillis(now.getTime() + this.#leaseMs),
+        updatedAt: Timestamp.fromDate(now),
+        expireAt: this.#expireAt(now),
+        ...fields,
+      });
+    });
+  }
+
+  async recordOutcomes(key: FindingKey, token: string, outcomes: ActionOutcome[], now: Date): Promise<void> {
+    const fields: Record<string, unknown> = {};
+    for (const o of outcomes) fields[`outcomes.${o.type}`] = o;
+    await this.#write('ledger record outcomes', key, token, now, fields);
+  }
+
+  async recordSummary(key: FindingKey, token: string, summary: Summary, now: Date): Promise<void> {
+    const json = JSON.stringify(summary);
+    // Firestore documents are capped at 1 MiB; a summary is far below that, but never fail the run over it.
+    await this.#write('ledger record summary', key, token, now, { summaryJson: json.length < 800_000 ? json : null });
+  }
+
+  async recordDelivery(key: FindingKey, token: string, sink: string, delivery: SinkDelivery, now: Date): Promise<void> {
+    await this.#write('ledger record delivery', key, token, now, { [`deliveries.${sink}`]: delivery });
+  }
+
+  async complete(key: FindingKey, token: string, now: Date): Promise<void> {
+    await this.#write('ledger complete', key, token, now, {
+      state: 'completed',
+      completedAt: Timestamp.fromDate(now),
+      owner: null,
+      leaseExpiresAt: null,
+    });
+  }
+
+  async release(key: FindingKey, token: string, now: Date): Promise<void> {
+    const ref = this.#findingDoc(key);
+    await this.#run('ledger release', async (tx) => {
+      const snap = await tx.get(ref);
+      const doc = snap.data() as LedgerDoc | undefined;
+      if (!doc || doc.owner !== token) return;
+      tx.update(ref, { owner: null, leaseExpiresAt: null, updatedAt: Timestamp.fromDate(now) });
+    });
+  }
+
+  async reserve(request: BudgetRequest): Promise<BudgetDecision> {
+    const ref = this.#budgetDoc(request.cluster);
+    const windowMs = request.limits.windowMinutes * 60_000;
+    return this.#run('budget reserve', async (tx) => {
+      const snap = await tx.get(ref);
+      const stored = ((snap.data() as BudgetDoc | undefined)?.entries ?? []) as BudgetEntry[];
+      const result = evaluateBudget(stored, request);
+      const doc: BudgetDoc = {
+        kind: 'budget',
+        cluster: request.cluster,
+        entries: result.entries,
+        updatedAt: Timestamp.fromDate(request.now),
+        expireAt: this.#expireAt(request.now, windowMs),
+      };
+      tx.set(ref, doc);
+      return { granted: result.granted, denied: result.denied };
+    });
+  }
+
+  async refund(request: Omit<BudgetRequest, 'limits'>): Promise<void> {
+    const ref = this.#budgetDoc(request.cluster);
+    await this.#run('budget refund', async (tx) => {
+      const snap = await tx.get(ref);
+      const doc = snap.data() as BudgetDoc | undefined;
+      if (!doc) return;
+      const drop = new Set(request.actions);
+      const entries = doc.entries.filter((e) => !(e.key === request.key && drop.has(e.action)));
+      if (entries.length !== doc.entries.length) tx.update(ref, { entries, updatedAt: Timestamp.fromDate(request.now) });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.db.terminate();
+  }
+}

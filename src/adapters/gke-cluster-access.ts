@@ -1,0 +1,196 @@
+// How the responder reaches a cluster. Default: GKE through the Container API
+// (getCluster → endpoint + CA) and an OAuth access token from Application
+// Default Credentials; one getCluster per cluster per token lifetime, cached
+// for the instance. A policy `clusters` entry maps a cluster to a kubeconfig
+// file + context instead (other clouds, kind, a bastion, the CLI).
+import { ClusterManagerClient } from '@google-cloud/container';
+import { GoogleAuth } from 'google-auth-library';
+import { PermanentError, TransientError } from '../core/errors.ts';
+import type { Policy } from '../core/policy.ts';
+import type { ClusterConnector, KubeApi } from '../actions/kube-api.ts';
+import { createKubeApi, kubeConfigForEndpoint, kubeConfigFromFile, type KubeApiOptions } from './kubernetes.ts';
+
+export interface GkeCluster {
+  endpoint?: string | null;
+  masterAuth?: { clusterCaCertificate?: string | null } | null;
+  privateClusterConfig?: { privateEndpoint?: string | null } | null;
+  controlPlaneEndpointsConfig?: {
+    ipEndpointsConfig?: { publicEndpoint?: string | null; privateEndpoint?: string | null } | null;
+  } | null;
+}
+
+/** The one Container API call we make (ClusterManagerClient fits it). */
+export interface ClusterManagerLike {
+  getCluster(request: { name: string }): Promise<[GkeCluster, ...unknown[]]>;
+}
+
+export interface AccessToken {
+  token: string;
+  /** Epoch ms; null when unknown (then a conservative lifetime is assumed). */
+  expiresAt: number | null;
+}
+
+export interface TokenProvider {
+  getAccessToken(): Promise<AccessToken>;
+}
+
+export interface GkeEndpoint {
+  server: string;
+  caData: string | undefined;
+  token: string;
+  expiresAt: number;
+  private: boolean;
+}
+
+export interface ClusterAccessOptions {
+  policy: Policy;
+  clusterManager?: ClusterManagerLike;
+  tokenProvider?: TokenProvider;
+  /** Epoch ms clock, for the cache. */
+  now?: () => number;
+  kubeApi?: KubeApiOptions;
+}
+
+const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
+/** Refresh this long before the token expires, so a slow action never runs on an expired token. */
+const EXPIRY_MARGIN_MS = 5 * 60_000;
+/** ADC tokens last about an hour; when the expiry is unknown, assume less. */
+const UNKNOWN_EXPIRY_LIFETIME_MS = 30 * 60_000;
+
+/** ADC via google-auth-library: the function's service account on Cloud Run, gcloud ADC on a laptop. */
+export function adcTokenProvider(auth: GoogleAuth = new GoogleAuth({ scopes: [CLOUD_PLATFORM] })): TokenProvider {
+  return {
+    async getAccessToken() {
+      const client = await auth.getClient();
+      const { token } = await client.getAccessToken();
+      if (!token) throw new Error('Application Default Credentials returned no access token');
+      const expiry = (client as { credentials?: { expiry_date?: number | null } }).credentials?.expiry_date ?? null;
+      return { token, expiresAt: expiry };
+    },
+  };
+}
+
+// gRPC codes that can heal: UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNAVAILABLE.
+const TRANSIENT_GRPC = new Set([2, 4, 8, 10, 13, 14]);
+
+function accessError(what: string, error: unknown): Error {
+  const code = (error as { code?: unknown })?.code;
+  const message = `${what}: ${(error as Error)?.message ?? String(error)}`.slice(0, 500);
+  if (typeof code === 'number') {
+    return TRANSIENT_GRPC.has(code) ? new TransientError(message, { cause: error }) : new PermanentError(message, { cause: error });
+  }
+  // No ADC at all will not fix itself; network trouble reaching the token endpoint will.
+  if (/Could not load the default credentials|invalid_grant|unauthorized_client/i.test(message)) {
+    return new PermanentError(message, { cause: error });
+  }
+  return new TransientError(message, { cause: error });
+}
+
+export function selectEndpoint(cluster: GkeCluster, usePrivate: boolean): string {
+  const ip = cluster.controlPlaneEndpointsConfig?.ipEndpointsConfig;
+  if (usePrivate) {
+    const privateEndpoint = ip?.privateEndpoint || cluster.privateClusterConfig?.privateEndpoint;
+    if (!privateEndpoint) throw new PermanentError('gke.usePrivateEndpoint is set but the cluster has no private endpoint');
+    return privateEndpoint;
+  }
+  const endpoint = cluster.endpoint || ip?.publicEndpoint;
+  if (!endpoint) throw new PermanentError('the cluster has no public endpoint (set gke.usePrivateEndpoint in the policy)');
+  return endpoint;
+}
+
+export class ClusterAccess implements ClusterConnector {
+  readonly #policy: Policy;
+  readonly #now: () => number;
+  readonly #kubeApiOptions: KubeApiOptions;
+  #clusterManager: ClusterManagerLike | undefined;
+  #tokenProvider: TokenProvider | undefined;
+  readonly #endpoints = new Map<string, { promise: Promise<GkeEndpoint>; expiresAt: number }>();
+  readonly #apis = new Map<string, { api: KubeApi; expiresAt: number }>();
+
+  constructor(options: ClusterAccessOptions) {
+    this.#policy = options.policy;
+    this.#now = options.now ?? Date.now;
+    this.#kubeApiOptions = options.kubeApi ?? {};
+    this.#clusterManager = options.clusterManager;
+    this.#tokenProvider = options.tokenProvider;
+  }
+
+  /** The GKE endpoint, CA and token for a cluster; cached until shortly before the token expires. */
+  async endpoint(clusterName: string): Promise<GkeEndpoint> {
+    const now = this.#now();
+    const cached = this.#endpoints.get(clusterName);
+    if (cached && cached.expiresAt > now) return cached.promise;
+    const promise = this.#resolve(clusterName);
+    const entry = { promise, expiresAt: Number.POSITIVE_INFINITY };
+    this.#endpoints.set(clusterName, entry);
+    try {
+      const endpoint = await promise;
+      entry.expiresAt = endpoint.expiresAt;
+      return endpoint;
+    } catch (error) {
+      // A failure is never cached: the next delivery asks again.
+      if (this.#endpoints.get(clusterName) === entry) this.#endpoints.delete(clusterName);
+      throw error;
+    }
+  }
+
+  async #resolve(clusterName: string): Promise<GkeEndpoint> {
+    if (this.#clusterManager === undefined || this.#tokenProvider === undefined) {
+      // One ADC client for both: the token for the Kubernetes API and the Container API's own auth.
+      const auth = new GoogleAuth({ scopes: [CLOUD_PLATFORM] });
+      this.#tokenProvider ??= adcTokenProvider(auth);
+      this.#clusterManager ??= new ClusterManagerClient({ auth }) as unknown as ClusterManagerLike;
+    }
+    // The token first: without credentials, fail here, before the Container API client
+    // starts its own (unobserved) credential lookup.
+    let token: AccessToken;
+    try {
+      token = await this.#tokenProvider.getAccessToken();
+    } catch (error) {
+      throw accessError('access token', error);
+    }
+    let cluster: GkeCluster;
+    try {
+      [cluster] = await this.#clusterManager.getCluster({ name: clusterName });
+    } catch (error) {
+      throw accessError(`getCluster ${clusterName}`, error);
+    }
+    const usePrivate = this.#policy.gke.usePrivateEndpoint;
+    const host = selectEndpoint(cluster, usePrivate);
+    const now = this.#now();
+    const tokenExpiry = token.expiresAt ?? now + UNKNOWN_EXPIRY_LIFETIME_MS;
+    return {
+      server: `https://${host}`,
+      caData: cluster.masterAuth?.clusterCaCertificate || undefined,
+      token: token.token,
+      expiresAt: Math.max(now, tokenExpiry - EXPIRY_MARGIN_MS),
+      private: usePrivate,
+    };
+  }
+
+  async connect(clusterName: string): Promise<KubeApi> {
+    const now = this.#now();
+    const cached = this.#apis.get(clusterName);
+    if (cached && cached.expiresAt > now) return cached.api;
+    const mapping = this.#policy.clusters[clusterName];
+    if (mapping) {
+      let api: KubeApi;
+      try {
+        api = createKubeApi(kubeConfigFromFile(mapping.kubeconfig, mapping.context), this.#kubeApiOptions);
+      } catch (error) {
+        throw new PermanentError(`kubeconfig for ${clusterName}: ${(error as Error).message}`, { cause: error });
+      }
+      // The kubeconfig's own auth (exec plugin, token file) refreshes itself.
+      this.#apis.set(clusterName, { api, expiresAt: Number.POSITIVE_INFINITY });
+      return api;
+    }
+    const endpoint = await this.endpoint(clusterName);
+    const api = createKubeApi(kubeConfigForEndpoint(clusterName, endpoint.server, endpoint.caData, endpoint.token), this.#kubeApiOptions);
+    this.#apis.set(clusterName, { api, expiresAt: endpoint.expiresAt });
+    return api;
+  }
+}
+
+export function createClusterAccess(options: ClusterAccessOptions): ClusterAccess {
+  return new ClusterAccess(options);
+}

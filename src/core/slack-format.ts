@@ -1,0 +1,167 @@
+// Renders the summary as a Slack Block Kit message for an incoming webhook.
+// Attacker-influenced text only ever appears inside inline code, with & < >
+// escaped (so <!channel>, <@U…> and <url|text> cannot form), backticks
+// replaced (so the code span cannot be closed), @channel/@here broken up, and
+// every value bounded. Only allow-listed links are clickable.
+import type { Summary, SummaryProcess } from './summary.ts';
+import { allowedLink, displayName, inertLine } from './sink-text.ts';
+
+type TextObject = { type: 'mrkdwn' | 'plain_text'; text: string; emoji?: boolean };
+export type SlackBlock =
+  | { type: 'header'; text: TextObject }
+  | { type: 'section'; text?: TextObject; fields?: TextObject[] }
+  | { type: 'context'; elements: TextObject[] }
+  | { type: 'divider' };
+
+export interface SlackMessage {
+  text: string;
+  blocks: SlackBlock[];
+  unfurl_links: false;
+  unfurl_media: false;
+}
+
+// Block Kit limits: section text 3000, field 2000, header 150, 10 fields, 50 blocks.
+const SECTION_MAX = 2900;
+
+/** Escapes the three characters Slack mrkdwn treats as control characters. */
+export function escapeSlack(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function breakMentions(value: string): string {
+  return value.replace(/@(channel|here|everyone)/gi, '@\u200b$1');
+}
+
+/** An attacker-influenced value as inline code: no formatting, mention or link can form inside. */
+export function slackCode(value: string | null | undefined, max = 200): string {
+  if (value === null || value === undefined) return '_none_';
+  const line = inertLine(value, max);
+  if (line.trim() === '') return '_empty_';
+  return `\`${breakMentions(escapeSlack(line)).replace(/`/g, 'ˋ')}\``;
+}
+
+function slackLink(url: string | null | undefined, label: string): string | null {
+  const href = allowedLink(url);
+  return href ? `<${href}|${escapeSlack(label)}>` : null;
+}
+
+/** Joins lines while they fit; a cut never splits an escape or a code span. */
+function within(lines: string[], max = SECTION_MAX): string {
+  let out = '';
+  for (const line of lines) {
+    const next = out === '' ? line : `${out}\n${line}`;
+    if (next.length > max) return `${out}\n…`;
+    out = next;
+  }
+  return out;
+}
+
+function mrkdwn(text: string): TextObject {
+  return { type: 'mrkdwn', text };
+}
+
+/** The headline from trusted parts only: our verdict words and validated names. */
+export function safeHeadline(summary: Summary): string {
+  const t = summary.target;
+  const where = [
+    displayName(t.cluster, 'label'),
+    displayName(t.namespace, 'label'),
+    displayName(t.pod, 'subdomain'),
+  ].join('/');
+  const verdict = summary.decision.dryRun && summary.outcome === 'dry-run' ? 'dry-run' : summary.outcome;
+  return `${summary.budget.exceeded ? 'BUDGET EXCEEDED · ' : ''}Unexpected Child Shell · ${verdict} · ${where}`;
+}
+
+function processLines(label: string, p: SummaryProcess | null): string[] {
+  if (p === null) return [];
+  const env = p.env.map((e) => (e.value === null ? slackCode(`${e.name}=<redacted>`, 120) : slackCode(`${e.name}=${e.value}`, 300)));
+  return [
+    `*${label}* ${slackCode(p.binary ?? p.name)} pid ${slackCode(p.pid, 20)}${p.sha256 ? ` sha256 ${slackCode(p.sha256, 64)}` : ''}`,
+    `    args ${p.args.length ? p.args.map((a) => slackCode(a, 300)).join(' ') : '_none_'}${p.argsTruncated ? ' _(truncated)_' : ''}`,
+    ...(env.length ? [`    env ${env.join(' ')}${p.envTruncated ? ' _(truncated)_' : ''}`] : []),
+  ];
+}
+
+export function formatSlack(summary: Summary): SlackMessage {
+  const headline = safeHeadline(summary);
+  const t = summary.target;
+  const blocks: SlackBlock[] = [{ type: 'header', text: { type: 'plain_text', text: headline.slice(0, 150), emoji: false } }];
+
+  if (summary.budget.exceeded) {
+    blocks.push({
+      type: 'section',
+      text: mrkdwn(
+        within([
+          ':rotating_light: *Blast-radius budget exceeded: these actions were NOT taken*',
+          ...summary.budget.denied.map((d) => `• ${slackCode(d.action, 40)} ${slackCode(d.reason, 400)}`),
+        ]),
+      ),
+    });
+  }
+
+  const fields: [string, string | null][] = [
+    ['Cluster', t.cluster],
+    ['Namespace', t.namespace],
+    ['Pod', t.pod],
+    ['Container', t.container],
+    ['Image', t.image],
+    ['Node', t.node],
+    ['Severity', summary.finding.severity],
+    ['Event time', summary.finding.eventTime],
+  ];
+  blocks.push({
+    type: 'section',
+    fields: [
+      ...fields.map(([label, value]) => mrkdwn(`*${label}*\n${slackCode(value, 300)}`)),
+      mrkdwn(`*Decision*\n${slackCode(summary.decision.rule ?? 'no rule')} ${summary.decision.dryRun ? '*dry-run*' : '*live*'}`),
+      mrkdwn(`*Outcome*\n*${summary.outcome}*`),
+    ],
+  });
+
+  const proc = [...processLines('Parent', summary.processes.parent), ...processLines('Child', summary.processes.child)];
+  if (proc.length) blocks.push({ type: 'section', text: mrkdwn(within(proc)) });
+
+  blocks.push({
+    type: 'section',
+    text: mrkdwn(
+      within([
+        `*Decision* ${slackCode(summary.decision.reason, 400)}`,
+        ...(summary.actions.length
+          ? summary.actions.map((a) => `• ${slackCode(a.type, 40)} *${a.status}* ${slackCode(a.reason, 400)}`)
+          : ['• no actions (report only)']),
+      ]),
+    ),
+  });
+
+  const ev = summary.evidence;
+  if (ev) {
+    const lines = ['*Evidence*'];
+    for (const q of ev.queries) {
+      const link = slackLink(q.url, 'Logs Explorer');
+      lines.push(`• ${slackCode(q.kind, 60)} ${q.count} entr${q.count === 1 ? 'y' : 'ies'}${q.incomplete ? ` (incomplete: ${slackCode(q.incomplete, 120)})` : ''}${link ? ` ${link}` : ''}`);
+      for (const e of q.excerpts) lines.push(`    ${slackCode(e, 300)}`);
+    }
+    if (ev.bundle) lines.push(`• bundle ${slackCode(ev.bundle, 300)}`);
+    for (const n of ev.notes) lines.push(`• ${slackCode(n, 300)}`);
+    blocks.push({ type: 'section', text: mrkdwn(within(lines)) });
+  }
+
+  if (summary.warnings.length || t.problems.length) {
+    blocks.push({
+      type: 'section',
+      text: mrkdwn(within([':warning: *Warnings*', ...[...summary.warnings, ...t.problems].map((w) => `• ${slackCode(w, 400)}`)])),
+    });
+  }
+
+  const links = [
+    slackLink(summary.finding.consoleUrl, 'Open in Security Command Center'),
+    ...summary.links.mitre.map((m) => slackLink(m.url, m.id || m.name)),
+    ...summary.links.virusTotal.map((u) => slackLink(u, 'VirusTotal')),
+  ].filter((l): l is string => l !== null);
+  blocks.push({
+    type: 'context',
+    elements: [mrkdwn(within([[...links, `id ${slackCode(summary.id, 64)}`].join(' · ')], 1900))],
+  });
+
+  return { text: escapeSlack(headline), blocks, unfurl_links: false, unfurl_media: false };
+}

@@ -1,0 +1,362 @@
+// The ops summary: one versioned JSON document per finding, built purely from
+// the plan, the containment and evidence results, the policy and the timings.
+// Every sink (Pub/Sub, Slack, Google Chat, the log line) renders this document
+// and nothing else, so what ops see is the same everywhere.
+//
+// Secrets: environment variable values never leave the finding unless the
+// policy names the variable in summary.revealEnvValues. Every string that came
+// from the finding is bounded here; sinks escape it for their own format.
+import { createHash } from 'node:crypto';
+import type { Finding, FindingProcess } from './finding-schema.ts';
+import { overallOutcome, type ActionOutcome } from './outcome.ts';
+import type { Plan } from './plan.ts';
+import type { ActionType, Policy } from './policy.ts';
+import type { ContainmentResult, EvidenceReport, FindingKey } from './ports.ts';
+import type { ProcessInfo } from './target.ts';
+
+export const SUMMARY_SCHEMA = 'scc-responder.summary/v1';
+
+export type OverallOutcome = ReturnType<typeof overallOutcome>;
+
+export interface SummaryProcess {
+  name: string | null;
+  pid: string | null;
+  parentPid: string | null;
+  binary: string | null;
+  sha256: string | null;
+  virusTotalUrl: string | null;
+  args: string[];
+  /** True when SCC truncated the args, or this summary shortened or dropped some. */
+  argsTruncated: boolean;
+  /** Names always; `value` is null (redacted) unless policy.summary.revealEnvValues lists the name. */
+  env: { name: string; value: string | null }[];
+  envTruncated: boolean;
+}
+
+export interface SummaryAction {
+  type: ActionType;
+  status: ActionOutcome['status'];
+  reason: string;
+  details?: Record<string, string | number | boolean | null>;
+}
+
+export interface SummaryLink {
+  id: string;
+  name: string;
+  url: string | null;
+}
+
+export interface Summary {
+  schema: typeof SUMMARY_SCHEMA;
+  /** The ledger key: the same id for every delivery of the same finding. */
+  id: string;
+  headline: string;
+  outcome: OverallOutcome;
+  finding: {
+    name: string | null;
+    category: string | null;
+    severity: string | null;
+    state: string | null;
+    eventTime: string | null;
+    description: string | null;
+    consoleUrl: string | null;
+  };
+  target: {
+    project: string | null;
+    location: string | null;
+    cluster: string | null;
+    namespace: string | null;
+    pod: string | null;
+    container: string | null;
+    image: string | null;
+    imageId: string | null;
+    node: string | null;
+    /** Why part of the target could not be acted on. */
+    problems: string[];
+  };
+  processes: { parent: SummaryProcess | null; child: SummaryProcess | null; count: number };
+  decision: { decision: Plan['decision']; reason: string; rule: string | null; dryRun: boolean };
+  actions: SummaryAction[];
+  budget: { exceeded: boolean; denied: { action: ActionType; reason: string }[] };
+  warnings: string[];
+  evidence: {
+    queries: { kind: string; count: number; url: string | null; excerpts: string[]; incomplete: string | null }[];
+    links: Record<string, string>;
+    bundle: string | null;
+    notes: string[];
+  } | null;
+  links: { mitre: SummaryLink[]; virusTotal: string[] };
+  timings: {
+    eventTime: string | null;
+    publishTime: string | null;
+    receivedAt: string;
+    summarizedAt: string;
+    /** eventTime → summarizedAt, when eventTime parses. */
+    eventToSummaryMs: number | null;
+    containmentMs: number | null;
+    evidenceMs: number | null;
+  };
+}
+
+export interface SummaryTimings {
+  receivedAt: Date;
+  publishTime?: string | null;
+  containmentMs?: number | null;
+  evidenceMs?: number | null;
+}
+
+export interface SummaryInput {
+  key: FindingKey;
+  plan: Plan;
+  /** The parsed finding, read only for env values the policy opts in to. */
+  finding: Finding;
+  containment: ContainmentResult | null;
+  evidence: EvidenceReport | null;
+  policy: Policy;
+  timings: SummaryTimings;
+  now: Date;
+}
+
+const MAX_TEXT = 500;
+const MAX_EXCERPT = 300;
+const MAX_LIST = 20;
+
+/** Bounds a string taken from the finding or a result; the marker shows that something was cut. */
+export function truncate(value: string, max: number): string {
+  if (value.length <= max) return value;
+  return `${value.slice(0, Math.max(0, max - 1))}…`;
+}
+
+function bounded(value: string | null | undefined, max = MAX_TEXT): string | null {
+  return value === null || value === undefined ? null : truncate(value, max);
+}
+
+/**
+ * The ledger key of a finding occurrence: finding name + eventTime, hashed so
+ * that an attacker-chosen name is never a document path. Without a name the
+ * canonical name is used; without either, the key still exists (so dedupe
+ * works) but is derived from the whole finding.
+ */
+export function findingKey(finding: Finding): FindingKey {
+  const name = finding.name ?? finding.canonicalName ?? null;
+  const eventTime = finding.eventTime ?? null;
+  const material = name !== null ? `${name}\n${eventTime ?? ''}` : `finding\n${JSON.stringify(finding)}`;
+  return { id: createHash('sha256').update(material).digest('hex'), findingName: name, eventTime };
+}
+
+// SCC's MitreAttack enum names → ATT&CK ids. Unknown names are kept without a link.
+const TACTICS: Record<string, string> = {
+  RECONNAISSANCE: 'TA0043',
+  RESOURCE_DEVELOPMENT: 'TA0042',
+  INITIAL_ACCESS: 'TA0001',
+  EXECUTION: 'TA0002',
+  PERSISTENCE: 'TA0003',
+  PRIVILEGE_ESCALATION: 'TA0004',
+  DEFENSE_EVASION: 'TA0005',
+  CREDENTIAL_ACCESS: 'TA0006',
+  DISCOVERY: 'TA0007',
+  LATERAL_MOVEMENT: 'TA0008',
+  COLLECTION: 'TA0009',
+  COMMAND_AND_CONTROL: 'TA0011',
+  EXFILTRATION: 'TA0010',
+  IMPACT: 'TA0040',
+};
+const TECHNIQUES: Record<string, string> = {
+  COMMAND_AND_SCRIPTING_INTERPRETER: 'T1059',
+  UNIX_SHELL: 'T1059.004',
+  PYTHON: 'T1059.006',
+  EXPLOIT_PUBLIC_FACING_APPLICATION: 'T1190',
+  INGRESS_TOOL_TRANSFER: 'T1105',
+  ESCAPE_TO_HOST: 'T1611',
+  CONTAINER_ADMINISTRATION_COMMAND: 'T1609',
+  DEPLOY_CONTAINER: 'T1610',
+  RESOURCE_HIJACKING: 'T1496',
+  OBFUSCATED_FILES_OR_INFO: 'T1027',
+  NATIVE_API: 'T1106',
+  SHARED_MODULES: 'T1129',
+  EXPLOITATION_FOR_PRIVILEGE_ESCALATION: 'T1068',
+  ACCESS_TOKEN_MANIPULATION: 'T1134',
+  UNSECURED_CREDENTIALS: 'T1552',
+  PROCESS_DISCOVERY: 'T1057',
+};
+
+function mitreLinks(finding: Finding): SummaryLink[] {
+  const m = finding.mitreAttack;
+  if (!m) return [];
+  const out: SummaryLink[] = [];
+  const tactics = [m.primaryTactic, ...(m.additionalTactics ?? [])].filter((t): t is string => typeof t === 'string');
+  for (const name of tactics) {
+    const id = TACTICS[name];
+    out.push({ id: id ?? '', name: truncate(name, 80), url: id ? `https://attack.mitre.org/tactics/${id}/` : null });
+  }
+  for (const name of [...(m.primaryTechniques ?? []), ...(m.additionalTechniques ?? [])]) {
+    const id = TECHNIQUES[name];
+    out.push({
+      id: id ?? '',
+      name: truncate(name, 80),
+      url: id ? `https://attack.mitre.org/techniques/${id.replace('.', '/')}/` : null,
+    });
+  }
+  return out.slice(0, MAX_LIST);
+}
+
+/** Console link for the finding; the name is percent-encoded, so it cannot add path or query parts. */
+export function findingConsoleUrl(name: string | null, project: string | null): string | null {
+  if (name === null || !/^(organizations|folders|projects)\/[^/]+\/sources\/[^/]+\/(locations\/[^/]+\/)?findings\/[^/]+$/.test(name)) {
+    return null;
+  }
+  const org = /^organizations\/(\d+)\//.exec(name)?.[1];
+  const scope = org ? `organizationId=${org}` : project ? `project=${encodeURIComponent(project)}` : '';
+  return `https://console.cloud.google.com/security/command-center/findingsv2;name=${encodeURIComponent(name)}${scope ? `?${scope}` : ''}`;
+}
+
+function rawProcess(finding: Finding, info: ProcessInfo): FindingProcess | undefined {
+  return (finding.processes ?? []).find((p) => (p.pid ?? null) === info.pid && (p.parentPid ?? null) === info.parentPid);
+}
+
+function summarizeProcess(info: ProcessInfo | null, finding: Finding, policy: Policy): SummaryProcess | null {
+  if (info === null) return null;
+  const { maxArgs, maxArgLength, revealEnvValues } = policy.summary;
+  const reveal = new Set(revealEnvValues);
+  const args = info.args.slice(0, maxArgs).map((a) => truncate(a, maxArgLength));
+  const shortened = info.args.length > maxArgs || info.args.some((a, i) => i < maxArgs && a.length > maxArgLength);
+  const raw = rawProcess(finding, info);
+  const env = (raw?.envVariables ?? [])
+    .filter((e) => typeof e.name === 'string' && e.name !== '')
+    .slice(0, 64)
+    .map((e) => {
+      const name = truncate(e.name as string, 128);
+      const value = reveal.has(e.name as string) && typeof e.val === 'string' ? truncate(e.val, maxArgLength) : null;
+      return { name, value };
+    });
+  return {
+    name: bounded(info.name, 253),
+    pid: info.pid,
+    parentPid: info.parentPid,
+    binary: bounded(info.binaryPath, 253),
+    sha256: info.sha256,
+    virusTotalUrl: info.sha256 ? `https://www.virustotal.com/gui/file/${info.sha256}` : null,
+    args,
+    argsTruncated: info.argumentsTruncated || shortened,
+    env,
+    envTruncated: info.envVariablesTruncated || (raw?.envVariables?.length ?? 0) > 64,
+  };
+}
+
+function summarizeEvidence(evidence: EvidenceReport | null, policy: Policy): Summary['evidence'] {
+  if (evidence === null) return null;
+  const links: Record<string, string> = {};
+  for (const [k, v] of Object.entries(evidence.links).slice(0, MAX_LIST)) links[truncate(k, 80)] = truncate(v, 2000);
+  return {
+    queries: evidence.queries.slice(0, MAX_LIST).map((q) => ({
+      kind: truncate(q.kind, 80),
+      count: q.count,
+      url: q.url === null ? null : truncate(q.url, 4000),
+      excerpts: q.excerpts.slice(0, policy.evidence.excerptLines).map((e) => truncate(e, MAX_EXCERPT)),
+      incomplete: bounded(q.incomplete),
+    })),
+    links,
+    bundle: bounded(evidence.bundle, 1000),
+    notes: evidence.notes.slice(0, MAX_LIST).map((n) => truncate(n, MAX_TEXT)),
+  };
+}
+
+function headlineFor(outcome: OverallOutcome, plan: Plan, budgetExceeded: boolean): string {
+  const t = plan.target;
+  const where = t
+    ? [t.cluster, t.namespace, t.pod].filter((p): p is string => p !== null).map((p) => truncate(p, 63)).join('/')
+    : 'unknown target';
+  const verdict: Record<OverallOutcome, string> = {
+    contained: 'contained',
+    partial: 'partially contained',
+    failed: 'containment FAILED',
+    'dry-run': 'dry-run (nothing changed)',
+    'report-only': 'reported (no action)',
+    skipped: 'actions skipped',
+  };
+  return `${budgetExceeded ? 'BUDGET EXCEEDED — ' : ''}Unexpected Child Shell in ${where}: ${verdict[outcome]}`;
+}
+
+export function buildSummary(input: SummaryInput): Summary {
+  const { plan, finding, containment, evidence, policy, timings, now } = input;
+  const outcomes = containment?.outcomes ?? [];
+  const outcome = overallOutcome(outcomes, plan.dryRun);
+  const denied = outcomes
+    .filter((o) => o.status === 'skipped' && o.reason.startsWith('budget:'))
+    .map((o) => ({ action: o.type, reason: truncate(o.reason, MAX_TEXT) }));
+  const t = plan.target;
+  const eventMs = plan.finding.eventTime ? Date.parse(plan.finding.eventTime) : Number.NaN;
+  const processes = plan.processes;
+  const child = summarizeProcess(processes?.child ?? null, finding, policy);
+  const parent = summarizeProcess(processes?.parent ?? null, finding, policy);
+  const warnings = [
+    ...denied.map((d) => `${d.action} not run: ${d.reason}`),
+    ...(containment?.warnings ?? []).map((w) => truncate(w, MAX_TEXT)),
+  ].slice(0, MAX_LIST);
+
+  return {
+    schema: SUMMARY_SCHEMA,
+    id: input.key.id,
+    headline: headlineFor(outcome, plan, denied.length > 0),
+    outcome,
+    finding: {
+      name: bounded(plan.finding.name),
+      category: bounded(plan.finding.category, 120),
+      severity: bounded(plan.finding.severity, 40),
+      state: bounded(plan.finding.state, 40),
+      eventTime: bounded(plan.finding.eventTime, 64),
+      description: bounded(finding.description),
+      consoleUrl: findingConsoleUrl(plan.finding.name, t?.project ?? null),
+    },
+    target: {
+      project: t?.project ?? null,
+      location: t?.location ?? null,
+      cluster: t?.cluster ?? null,
+      namespace: t?.namespace ?? null,
+      pod: t?.pod ?? null,
+      container: t?.container ?? null,
+      image: t?.image ?? null,
+      imageId: t?.imageId ?? null,
+      node: t?.node ?? null,
+      problems: plan.targetProblems.slice(0, MAX_LIST).map((p) => truncate(p, MAX_TEXT)),
+    },
+    processes: { parent, child, count: processes?.count ?? 0 },
+    decision: { decision: plan.decision, reason: truncate(plan.reason, MAX_TEXT), rule: plan.rule, dryRun: plan.dryRun },
+    actions: outcomes.map((o) => ({
+      type: o.type,
+      status: o.status,
+      reason: truncate(o.reason, MAX_TEXT),
+      ...(o.details ? { details: o.details } : {}),
+    })),
+    budget: { exceeded: denied.length > 0, denied },
+    warnings,
+    evidence: summarizeEvidence(evidence, policy),
+    links: {
+      mitre: mitreLinks(finding),
+      virusTotal: [child?.virusTotalUrl, parent?.virusTotalUrl].filter((u): u is string => typeof u === 'string'),
+    },
+    timings: {
+      eventTime: bounded(plan.finding.eventTime, 64),
+      publishTime: bounded(timings.publishTime ?? null, 64),
+      receivedAt: timings.receivedAt.toISOString(),
+      summarizedAt: now.toISOString(),
+      eventToSummaryMs: Number.isNaN(eventMs) ? null : now.getTime() - eventMs,
+      containmentMs: timings.containmentMs ?? null,
+      evidenceMs: timings.evidenceMs ?? null,
+    },
+  };
+}
+
+/** Pub/Sub attributes for subscription filters. Values are bounded (attribute values max 1024 bytes). */
+export function summaryAttributes(summary: Summary): Record<string, string> {
+  const attr = (v: string | null) => truncate(v ?? 'unknown', 256);
+  return {
+    schema: SUMMARY_SCHEMA,
+    category: attr(summary.finding.category),
+    severity: attr(summary.finding.severity),
+    cluster: attr(summary.target.cluster),
+    outcome: summary.outcome,
+    budgetExceeded: String(summary.budget.exceeded),
+    dryRun: String(summary.decision.dryRun),
+  };
+}

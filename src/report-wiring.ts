@@ -1,0 +1,74 @@
+// Builds the ledger, budget and summary sinks from the parsed config, each
+// loaded lazily (dynamic import) and once per instance, so the ignore path
+// loads neither Firestore nor Pub/Sub. Used by the composition root.
+import type { EnvConfig } from './config.ts';
+import type { Budget, Ledger, SummarySink } from './core/ports.ts';
+
+/** Longer than the longest function run (gen2 event functions stop at 540 s): a live holder never loses its claim. */
+export const LEDGER_LEASE_SECONDS = 600;
+/** Ledger and budget documents expire (Firestore TTL on expireAt) this long after their last write. */
+export const LEDGER_TTL_DAYS = 30;
+
+export interface ReportWiring {
+  ledger?: () => Promise<Ledger>;
+  budget?: () => Promise<Budget>;
+  summarySinks: () => Promise<SummarySink[]>;
+}
+
+type Env = Record<string, string | undefined>;
+
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => (value ??= make().catch((error: unknown) => {
+    value = undefined; // a failed load (e.g. a transient error) is retried by the next message
+    throw error;
+  }));
+}
+
+export function reportWiring(config: EnvConfig, env: Env): ReportWiring {
+  const projectId = env.GOOGLE_CLOUD_PROJECT ?? env.GCLOUD_PROJECT;
+  const wiring: ReportWiring = {
+    summarySinks: once(async () => {
+      const sinks: SummarySink[] = [];
+      if (config.OPS_TOPIC) {
+        const { pubsubSummarySink } = await import('./adapters/pubsub-sink.ts');
+        sinks.push(
+          pubsubSummarySink({
+            topic: config.OPS_TOPIC,
+            ...(projectId ? { projectId } : {}),
+            ...(env.PUBSUB_EMULATOR_HOST ? { emulatorHost: env.PUBSUB_EMULATOR_HOST } : {}),
+          }),
+        );
+      }
+      if (config.SLACK_WEBHOOK_URL || config.CHAT_WEBHOOK_URL) {
+        const { webhookSink } = await import('./adapters/webhook.ts');
+        if (config.SLACK_WEBHOOK_URL) {
+          const { formatSlack } = await import('./core/slack-format.ts');
+          sinks.push(webhookSink('slack', config.SLACK_WEBHOOK_URL, formatSlack));
+        }
+        if (config.CHAT_WEBHOOK_URL) {
+          const { formatChat } = await import('./core/chat-format.ts');
+          sinks.push(webhookSink('chat', config.CHAT_WEBHOOK_URL, formatChat));
+        }
+      }
+      return sinks;
+    }),
+  };
+  if (config.FIRESTORE_DATABASE) {
+    const database = config.FIRESTORE_DATABASE;
+    const store = once(async () => {
+      const { FirestoreLedger } = await import('./adapters/firestore-ledger.ts');
+      return new FirestoreLedger({
+        ...(projectId ? { projectId } : {}),
+        databaseId: database,
+        collection: config.LEDGER_COLLECTION,
+        leaseSeconds: LEDGER_LEASE_SECONDS,
+        ttlDays: LEDGER_TTL_DAYS,
+        ...(env.FIRESTORE_EMULATOR_HOST ? { emulatorHost: env.FIRESTORE_EMULATOR_HOST } : {}),
+      });
+    });
+    wiring.ledger = store;
+    wiring.budget = store;
+  }
+  return wiring;
+}

@@ -1,0 +1,274 @@
+// Report and remember: the ledger session (claim, record, complete), the
+// blast-radius budget and the summary delivery the pipeline runs around
+// containment. Only ports from core/ports.ts: no SDK here.
+//
+// Exactly once per finding, although Pub/Sub redelivers and instances race:
+// - claim the finding key before acting; another live claim → TransientError
+//   (Pub/Sub retries later), a completed one → ack as duplicate, an expired or
+//   released one → take over and resume from what was recorded;
+// - record outcomes (passed on as ContainmentRequest.previous), then the built
+//   summary, then each sink's delivery, so a retry resends only what is missing.
+import { budgetedActions, budgetKind } from './core/budget.ts';
+import { PermanentError, TransientError } from './core/errors.ts';
+import type { ActionOutcome } from './core/outcome.ts';
+import type { Plan } from './core/plan.ts';
+import type { ActionType, Policy } from './core/policy.ts';
+import type { Budget, FindingKey, Ledger, LedgerClaim, SinkDelivery, StepLogger, SummarySink } from './core/ports.ts';
+import type { Summary } from './core/summary.ts';
+
+export interface SinkRetry {
+  /** Tries per sink within one delivery of the message. */
+  attempts: number;
+  /** Waits between those tries. */
+  delaysMs: number[];
+  /**
+   * Deliveries of the message (ledger attempts) that may end in a retry because a
+   * sink still fails transiently; after that the failure is recorded and the finding completed.
+   */
+  maxRounds: number;
+}
+
+export const DEFAULT_SINK_RETRY: SinkRetry = { attempts: 3, delaysMs: [250, 1000], maxRounds: 3 };
+
+export interface ReportDeps {
+  now: () => Date;
+  log: StepLogger;
+  /** Firestore in production; absent → no dedupe, and destructive actions are refused (no budget store). */
+  ledger?: () => Promise<Ledger>;
+  budget?: () => Promise<Budget>;
+  /** Extra sinks (Pub/Sub, Slack, Chat); the structured log line is always sent. */
+  summarySinks?: () => Promise<SummarySink[]>;
+  sinkRetry?: SinkRetry;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+type Ids = Record<string, unknown>;
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** What one delivery of a message knows about the finding's history, with or without a ledger. */
+export interface LedgerSession {
+  readonly duplicate: boolean;
+  readonly attempt: number;
+  readonly previous: ReadonlyMap<ActionType, ActionOutcome>;
+  readonly summary: Summary | null;
+  readonly deliveries: Readonly<Record<string, SinkDelivery>>;
+  /** Why destructive actions cannot be allowed (no ledger/budget store), if so. */
+  readonly unsafe: string | null;
+  recordOutcomes(outcomes: ActionOutcome[]): Promise<void>;
+  recordSummary(summary: Summary): Promise<void>;
+  recordDelivery(sink: string, delivery: SinkDelivery): Promise<void>;
+  complete(): Promise<void>;
+  /** Best effort: lets the redelivery take over at once. Never throws. */
+  release(): Promise<void>;
+}
+
+function noLedgerSession(unsafe: string, fields: Partial<LedgerSession> = {}): LedgerSession {
+  return {
+    duplicate: false,
+    attempt: 1,
+    previous: new Map(),
+    summary: null,
+    deliveries: {},
+    unsafe,
+    recordOutcomes: async () => {},
+    recordSummary: async () => {},
+    recordDelivery: async () => {},
+    complete: async () => {},
+    release: async () => {},
+    ...fields,
+  };
+}
+
+/**
+ * Claims the finding. Throws TransientError when another instance holds it
+ * (or the ledger is briefly unavailable). A ledger that fails permanently
+ * (permission, missing database) does not stop the report: the run goes on
+ * without dedupe and with every destructive action refused.
+ */
+export async function openLedgerSession(key: FindingKey, deps: ReportDeps, ids: Ids): Promise<LedgerSession> {
+  const { log } = deps;
+  if (!deps.ledger) {
+    log.log('WARNING', 'ledger', 'no ledger configured (FIRESTORE_DATABASE unset): redeliveries are not deduplicated', ids);
+    return noLedgerSession('no ledger configured (FIRESTORE_DATABASE unset)');
+  }
+  let ledger: Ledger;
+  let claim: LedgerClaim;
+  try {
+    ledger = await deps.ledger();
+    claim = await ledger.claim(key, deps.now());
+  } catch (error) {
+    if (error instanceof TransientError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    log.log('ERROR', 'ledger', 'ledger unavailable: reporting without dedupe, destructive actions refused', { ...ids, error: message.slice(0, 300) });
+    return noLedgerSession(`ledger unavailable (${message.slice(0, 120)})`);
+  }
+  if (claim.kind === 'completed') {
+    log.log('INFO', 'ledger', 'finding already handled: acked as duplicate', { ...ids, key: key.id, completedAt: claim.completedAt });
+    return noLedgerSession('', { duplicate: true });
+  }
+  if (claim.kind === 'busy') {
+    log.log('INFO', 'ledger', 'finding is being handled by another instance: retry later', { ...ids, key: key.id, leaseExpiresAt: claim.leaseExpiresAt });
+    throw new TransientError(`finding ${key.id} is claimed by another instance until ${claim.leaseExpiresAt}`);
+  }
+  const { token } = claim;
+  if (claim.attempt > 1) {
+    log.log('NOTICE', 'ledger', 'resuming a finding an earlier delivery started', {
+      ...ids,
+      key: key.id,
+      attempt: claim.attempt,
+      recordedOutcomes: [...claim.previous.keys()],
+      summaryBuilt: claim.summary !== null,
+      deliveries: claim.deliveries,
+    });
+  }
+  return {
+    duplicate: false,
+    attempt: claim.attempt,
+    previous: claim.previous,
+    summary: claim.summary,
+    deliveries: claim.deliveries,
+    unsafe: null,
+    recordOutcomes: (outcomes) => ledger.recordOutcomes(key, token, outcomes, deps.now()),
+    recordSummary: (summary) => ledger.recordSummary(key, token, summary, deps.now()),
+    recordDelivery: (sink, delivery) => ledger.recordDelivery(key, token, sink, delivery, deps.now()),
+    complete: () => ledger.complete(key, token, deps.now()),
+    release: async () => {
+      try {
+        await ledger.release(key, token, deps.now());
+      } catch (error) {
+        log.log('WARNING', 'ledger', 'could not release the claim; the retry waits for the lease to expire', { ...ids, error: String(error).slice(0, 300) });
+      }
+    },
+  };
+}
+
+/**
+ * Reserves budget for the plan's destructive actions and returns the ones
+ * refused (reason "budget: …"). Dry-run reserves nothing.
+ */
+export async function reserveBudget(plan: Plan, key: FindingKey, policy: Policy, session: LedgerSession, deps: ReportDeps, ids: Ids): Promise<Map<ActionType, string>> {
+  const actions = budgetedActions(plan);
+  const denied = new Map<ActionType, string>();
+  if (actions.length === 0 || plan.target === null) return denied;
+  const refuseAll = (why: string) => {
+    for (const a of actions) denied.set(a, `budget: ${why}: destructive actions are refused`);
+    return denied;
+  };
+  if (session.unsafe !== null) return refuseAll(session.unsafe);
+  if (!deps.budget) return refuseAll('no budget store configured');
+  try {
+    const budget = await deps.budget();
+    const decision = await budget.reserve({
+      key: key.id,
+      cluster: plan.target.clusterName,
+      namespace: plan.target.namespace,
+      actions,
+      limits: policy.budget,
+      now: deps.now(),
+    });
+    if (decision.denied.size > 0) {
+      deps.log.log('WARNING', 'budget', 'blast-radius budget exceeded: actions refused', {
+        ...ids,
+        denied: Object.fromEntries(decision.denied),
+        granted: decision.granted,
+      });
+    }
+    return decision.denied;
+  } catch (error) {
+    if (error instanceof TransientError) {
+      await session.release();
+      throw error;
+    }
+    return refuseAll(`budget store unavailable (${String(error).slice(0, 120)})`);
+  }
+}
+
+/** Gives back reservations for budgeted actions that did not change anything (skipped by a guard, not attempted). */
+export async function refundUnusedBudget(plan: Plan, key: FindingKey, outcomes: ActionOutcome[], deniedByBudget: ReadonlyMap<ActionType, string>, deps: ReportDeps, ids: Ids): Promise<void> {
+  if (!deps.budget || plan.target === null || plan.dryRun) return;
+  const unused = outcomes
+    .filter((o) => budgetKind(o.type) !== undefined && !deniedByBudget.has(o.type) && (o.status === 'skipped' || o.status === 'would'))
+    .map((o) => o.type);
+  if (unused.length === 0) return;
+  try {
+    const budget = await deps.budget();
+    await budget.refund({ key: key.id, cluster: plan.target.clusterName, namespace: plan.target.namespace, actions: unused, now: deps.now() });
+  } catch (error) {
+    // Keeping the reservation only makes the budget stricter: never fail the run over it.
+    deps.log.log('WARNING', 'budget', 'could not refund unused budget', { ...ids, actions: unused, error: String(error).slice(0, 300) });
+  }
+}
+
+/** The structured log line every summary gets, whatever else is configured. */
+export function logSink(log: StepLogger): SummarySink {
+  return {
+    name: 'log',
+    async deliver(summary) {
+      const severity = summary.outcome === 'failed' || summary.budget.exceeded ? 'ERROR' : summary.outcome === 'partial' ? 'WARNING' : 'NOTICE';
+      log.log(severity, 'summary', summary.headline, { summary });
+    },
+  };
+}
+
+async function deliverOne(sink: SummarySink, summary: Summary, previous: SinkDelivery | undefined, deps: ReportDeps, retry: SinkRetry): Promise<{ delivery: SinkDelivery; retryable: boolean }> {
+  const sleep = deps.sleep ?? defaultSleep;
+  let attempts = previous?.attempts ?? 0;
+  let lastError: unknown;
+  for (let i = 0; i < retry.attempts; i++) {
+    attempts++;
+    try {
+      await sink.deliver(summary);
+      return { delivery: { status: 'sent', attempts, at: deps.now().toISOString() }, retryable: false };
+    } catch (error) {
+      lastError = error;
+      if (!(error instanceof TransientError)) break;
+      if (i < retry.attempts - 1) await sleep(retry.delaysMs[Math.min(i, retry.delaysMs.length - 1)] ?? 0);
+    }
+  }
+  const message = lastError instanceof Error ? lastError.message : String(lastError);
+  return {
+    delivery: { status: 'failed', attempts, at: deps.now().toISOString(), error: message.slice(0, 300) },
+    retryable: !(lastError instanceof PermanentError) && lastError instanceof TransientError,
+  };
+}
+
+/**
+ * Sends the summary to every sink that has not had it yet, each retried within
+ * bounds and in parallel. A sink that still fails transiently makes the whole
+ * message retry (TransientError) while rounds remain; the retry resends only to
+ * the sinks that missed it and never repeats an action.
+ */
+export async function deliverSummary(summary: Summary, session: LedgerSession, deps: ReportDeps, ids: Ids): Promise<Record<string, SinkDelivery>> {
+  const retry = deps.sinkRetry ?? DEFAULT_SINK_RETRY;
+  const sinks = [logSink(deps.log), ...(deps.summarySinks ? await deps.summarySinks() : [])];
+  const results: Record<string, SinkDelivery> = { ...session.deliveries };
+  let retryLater = false;
+  // Sinks run in parallel, but their records go to the same ledger document one at a
+  // time: parallel transactions on one document only contend and retry.
+  let recording: Promise<void> = Promise.resolve();
+  const record = (sink: string, delivery: SinkDelivery) => (recording = recording.then(() => session.recordDelivery(sink, delivery)));
+  await Promise.all(
+    sinks.map(async (sink) => {
+      const previous = session.deliveries[sink.name];
+      if (previous?.status === 'sent') return;
+      const { delivery, retryable } = await deliverOne(sink, summary, previous, deps, retry);
+      results[sink.name] = delivery;
+      await record(sink.name, delivery);
+      if (delivery.status === 'failed') {
+        const final = !retryable || session.attempt >= retry.maxRounds;
+        deps.log.log('ERROR', `sink:${sink.name}`, final ? 'summary delivery failed; giving up' : 'summary delivery failed; the message will be retried', {
+          ...ids,
+          attempts: delivery.attempts,
+          error: delivery.error,
+        });
+        if (!final) retryLater = true;
+      }
+    }),
+  );
+  if (retryLater) {
+    await session.release();
+    throw new TransientError('summary delivery failed for some sinks; retrying the message (actions are not repeated)');
+  }
+  return results;
+}

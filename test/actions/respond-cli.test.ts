@@ -1,0 +1,80 @@
+// `scc-responder respond` end to end: the CLI, the composition root's lazy
+// cluster responder, the pipeline, the real client-node, the fake API server
+// reached through a policy `clusters` kubeconfig mapping.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { runCli } from '../../src/cli.ts';
+import { startFakeKubeApi, type FakeKubeApi } from '../fakes/kube-api-server.ts';
+import { CLUSTER, NODE, NS, POD, seed } from '../support/kube-seed.ts';
+
+let fake: FakeKubeApi;
+let dir: string;
+
+beforeAll(async () => {
+  fake = await startFakeKubeApi({ seed: seed() });
+  dir = mkdtempSync(join(tmpdir(), 'respond-cli-'));
+});
+afterAll(async () => {
+  await fake.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function policyFile(dryRun: boolean): string {
+  const path = join(dir, `policy-${dryRun}.yaml`);
+  writeFileSync(
+    path,
+    [
+      `dryRun: ${dryRun}`,
+      'rules:',
+      '  - name: contain-payments',
+      '    match: {namespaces: [payments]}',
+      '    actions: [label-pod, isolate-pod, cordon-node, delete-pod]',
+      'clusters:',
+      `  ${CLUSTER}:`,
+      `    kubeconfig: ${fake.kubeconfigPath}`,
+      '    context: fake',
+      '',
+    ].join('\n'),
+  );
+  return path;
+}
+
+async function respond(dryRun: boolean): Promise<{ code: number; out: any; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli({
+    argv: ['respond', '--finding', 'test/fixtures/notification-v1.json', '--policy', policyFile(dryRun), '--now', '2026-11-20T14:05:00Z', '--no-evidence'],
+    env: {},
+    readStdin: () => '',
+    stdout: (t) => void (out += t),
+    stderr: (t) => void (err += t),
+  });
+  return { code, out: out ? JSON.parse(out) : null, err };
+}
+
+const byType = (actions: { type: string; status: string }[]) => Object.fromEntries(actions.map((a) => [a.type, a.status]));
+
+describe('scc-responder respond', () => {
+  it('dry-run: reports would for every action and writes nothing', async () => {
+    const { code, out, err } = await respond(true);
+    expect(err).not.toMatch(/"severity":"ERROR"/);
+    expect(code).toBe(0);
+    expect(byType(out.actions)).toEqual({ 'label-pod': 'would', 'isolate-pod': 'would', 'cordon-node': 'would', 'delete-pod': 'would' });
+    expect(fake.writes()).toEqual([]);
+  });
+
+  it('enforced: labels and isolates; cordon and delete are refused without a blast-radius budget store', async () => {
+    const { out, code } = await respond(false);
+    expect(code).toBe(0);
+    expect(byType(out.actions)).toEqual({ 'label-pod': 'done', 'isolate-pod': 'done', 'cordon-node': 'skipped', 'delete-pod': 'skipped' });
+    expect(out.actions.find((a: any) => a.type === 'delete-pod').reason).toMatch(/budget/);
+    expect(fake.writes().map((w) => `${w.method} ${w.path}`)).toEqual([
+      `PATCH /api/v1/namespaces/${NS}/pods/${POD}`,
+      `POST /apis/networking.k8s.io/v1/namespaces/${NS}/networkpolicies`,
+      `PATCH /api/v1/namespaces/${NS}/pods/${POD}`,
+    ]);
+    expect(fake.state.nodes.get(NODE)!.spec.unschedulable).toBeUndefined();
+  });
+});

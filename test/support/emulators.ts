@@ -1,0 +1,167 @@
+// Starts the Pub/Sub and Firestore emulators from the installed gcloud SDK on
+// free loopback ports. Usable from jest and from plain Node (the demo reuses it).
+//
+// Each emulator runs in its own process group and is stopped by killing the
+// group: killing `gcloud` alone leaves the Java emulator orphaned and listening.
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+
+export interface RunningEmulator {
+  kind: 'pubsub' | 'firestore';
+  host: string;
+  port: number;
+  /** "127.0.0.1:PORT", the form PUBSUB_EMULATOR_HOST / FIRESTORE_EMULATOR_HOST take. */
+  hostPort: string;
+  stop(): Promise<void>;
+}
+
+/** The emulator could not be started (gcloud, the component or Java missing, or it never became ready). */
+export class EmulatorUnavailableError extends Error {
+  override readonly name = 'EmulatorUnavailableError';
+}
+
+const HOST = '127.0.0.1';
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, HOST, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // The group is already gone.
+  }
+}
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // A test run that dies must not leave Java emulators listening.
+  process.once('exit', () => {
+    for (const child of running) killGroup(child, 'SIGKILL');
+  });
+}
+
+async function httpOk(port: number): Promise<boolean> {
+  try {
+    const response = await fetch(`http://${HOST}:${port}/`, { signal: AbortSignal.timeout(1000) });
+    await response.arrayBuffer();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+async function portClosed(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: HOST, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+async function startEmulator(
+  kind: RunningEmulator['kind'],
+  argsFor: (hostPort: string) => string[],
+  timeoutMs: number,
+): Promise<RunningEmulator> {
+  const port = await freePort();
+  const hostPort = `${HOST}:${port}`;
+  const output: string[] = [];
+  let exited: string | null = null;
+  const child = spawn('gcloud', argsFor(hostPort), {
+    detached: true, // own process group, so the Java child can be killed with it
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, CLOUDSDK_CORE_DISABLE_PROMPTS: '1' },
+  });
+  installExitHook();
+  running.add(child);
+  const keep = (chunk: Buffer) => {
+    output.push(chunk.toString('utf8'));
+    if (output.length > 200) output.shift();
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  child.once('error', (error) => {
+    exited = `could not run gcloud: ${error.message}`;
+  });
+  child.once('exit', (code, signal) => {
+    exited ??= `gcloud exited (code ${code}, signal ${signal})`;
+    running.delete(child);
+  });
+
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) killGroup(child, 'SIGTERM');
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && !(await portClosed(port))) await sleep(100);
+    killGroup(child, 'SIGKILL');
+    running.delete(child);
+  };
+
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (exited !== null) {
+      throw new EmulatorUnavailableError(`${kind} emulator: ${exited}\n${output.join('').slice(-2000)}`);
+    }
+    if (await httpOk(port)) return { kind, host: HOST, port, hostPort, stop };
+    await sleep(150);
+  }
+  await stop();
+  throw new EmulatorUnavailableError(`${kind} emulator not ready after ${timeoutMs} ms\n${output.join('').slice(-2000)}`);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export function startPubsubEmulator(options: { project?: string; timeoutMs?: number } = {}): Promise<RunningEmulator> {
+  const project = options.project ?? 'test-project';
+  return startEmulator(
+    'pubsub',
+    (hostPort) => ['beta', 'emulators', 'pubsub', 'start', `--host-port=${hostPort}`, `--project=${project}`, '--quiet'],
+    options.timeoutMs ?? 60_000,
+  );
+}
+
+export function startFirestoreEmulator(options: { timeoutMs?: number } = {}): Promise<RunningEmulator> {
+  return startEmulator(
+    'firestore',
+    (hostPort) => ['emulators', 'firestore', 'start', `--host-port=${hostPort}`, '--quiet'],
+    options.timeoutMs ?? 60_000,
+  );
+}
+
+/**
+ * Starts an emulator for a test file. Under CI=true a missing emulator is a
+ * failure (the error propagates); elsewhere it returns null after a loud
+ * message so the file can skip.
+ */
+export async function emulatorOrSkip(start: () => Promise<RunningEmulator>, what: string): Promise<RunningEmulator | null> {
+  try {
+    return await start();
+  } catch (error) {
+    if (process.env.CI === 'true' || !(error instanceof EmulatorUnavailableError)) throw error;
+    const line = '!'.repeat(78);
+    process.stderr.write(
+      `\n${line}\n!! SKIPPING ${what}: ${error.message.split('\n')[0]}\n!! (under CI=true this is a failure)\n${line}\n`,
+    );
+    return null;
+  }
+}
