@@ -58,10 +58,10 @@ export function compose(options: CompositionOptions): Composition {
         ([actions, access]) => actions.createClusterResponder({ policy, log, now, access: access.createClusterAccess({ policy }) }),
       )),
   };
-  if (evidenceEnabled(options.env)) {
+  if (evidenceEnabled(config.SCC_RESPONDER_EVIDENCE, options.env)) {
     deps.evidenceGatherer = () =>
       (evidenceGatherer ??= import('./evidence/from-env.ts').then((m) =>
-        m.createEvidenceGathererFromEnv({ policy, log, now, env: options.env }),
+        m.createEvidenceGathererFromEnv({ policy, log, now, env: options.env, bucket: config.EVIDENCE_BUCKET }),
       ));
   }
   return { config, deps };

@@ -50,6 +50,13 @@ export const envSchema = z.object({
     z.string().regex(/^(\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9])$/, 'expected "(default)" or a database id (4-63 lowercase letters, digits, hyphens)'),
   ),
   /** Collection of ledger and budget documents (TTL policy on its expireAt field). */
+  /** Keep an evidence bundle under gs://EVIDENCE_BUCKET/incidents/<finding id>/. Unset/empty = no bundle. */
+  EVIDENCE_BUCKET: emptyAsUnset(z.string().regex(/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/, 'expected a Cloud Storage bucket name')),
+  /**
+   * Whether to read Cloud Logging. `auto`: where the function runs (Cloud Run sets K_SERVICE) or a
+   * loopback fake is configured (LOGGING_API_ENDPOINT), so a laptop never reaches for credentials by surprise.
+   */
+  SCC_RESPONDER_EVIDENCE: z.enum(['auto', 'on', 'off']).default('auto'),
   LEDGER_COLLECTION: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'expected a collection id (letters, digits, _ or -)').default('scc-responder-ledger'),
 });
 

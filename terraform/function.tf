@@ -77,6 +77,8 @@ resource "google_cloudfunctions2_function" "responder" {
       GOOGLE_CLOUD_PROJECT = var.project_id
       # Always set so the code sees "" (no bucket) rather than a missing variable.
       EVIDENCE_BUCKET = var.evidence_bucket
+      # Cloud Run sets K_SERVICE, so "auto" would read Logging too; say it outright.
+      SCC_RESPONDER_EVIDENCE = "on"
     }
 
     # Webhook URLs are credentials: read from Secret Manager at instance start,

@@ -2,20 +2,38 @@
 // layer on loopback: a binary-mode CloudEvent, a structured CloudEvent, and a
 // raw Pub/Sub push that the framework converts itself.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startFakeKubeApi, type FakeKubeApi } from './fakes/kube-api-server.ts';
 import { cloudEvent, notificationV1, pushBody } from './support/fixtures.ts';
+import { CLUSTER, seed } from './support/kube-seed.ts';
 
 let server: Server;
 let base: string;
+let kube: FakeKubeApi;
 const lines: Record<string, any>[] = [];
 
 beforeAll(async () => {
-  process.env.SCC_RESPONDER_POLICY_FILE = new URL('../examples/policy.yaml', import.meta.url).pathname;
+  // The fixture's cluster is reached through a kubeconfig for the strict fake API on loopback,
+  // so nothing here looks for Google credentials.
+  kube = await startFakeKubeApi({ seed: seed() });
+  const dir = mkdtempSync(join(tmpdir(), 'scc-fn-'));
+  const policyFile = join(dir, 'policy.yaml');
+  writeFileSync(
+    policyFile,
+    [
+      'dryRun: true',
+      'rules:',
+      '  - {name: payments-quarantine, match: {namespaces: [payments]}, actions: [label-pod, isolate-pod, cordon-node, delete-pod]}',
+      'clusters:',
+      `  "${CLUSTER}": {kubeconfig: ${JSON.stringify(kube.kubeconfigPath)}, context: fake}`,
+    ].join('\n'),
+  );
+  process.env.SCC_RESPONDER_POLICY_FILE = policyFile;
   process.env.LOG_LEVEL = 'DEBUG';
-  // The composition wires GKE cluster access (ADC): keep google-auth-library from probing the
-  // metadata server, so the actions fail fast as "no credentials" without leaving loopback.
-  process.env.METADATA_SERVER_DETECTION = 'none';
   jest.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => {
     for (const line of String(chunk).split('\n').filter(Boolean)) {
       try {
@@ -35,10 +53,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
+  await kube.close();
   jest.restoreAllMocks();
   delete process.env.SCC_RESPONDER_POLICY_FILE;
   delete process.env.LOG_LEVEL;
-  delete process.env.METADATA_SERVER_DETECTION;
 });
 
 function logsFor(step: string): Record<string, any>[] {
@@ -60,12 +78,33 @@ describe('functions-framework server', () => {
     expect(planLine).toMatchObject({
       severity: 'NOTICE',
       rule: 'payments-quarantine',
-      dryRun: false,
+      dryRun: true,
       actions: ['label-pod', 'isolate-pod', 'cordon-node', 'delete-pod'],
       messageId: '17368394120495518',
     });
-    // No cluster access is wired in this test: actions are reported skipped, not attempted.
-    expect(logsFor('action:delete-pod')[0]).toMatchObject({ status: 'skipped' });
+    // Dry-run against the fake cluster: every check ran, every action says what it would do, nothing was written.
+    for (const type of ['label-pod', 'isolate-pod', 'cordon-node', 'delete-pod']) {
+      expect(logsFor(`action:${type}`)).toEqual([expect.objectContaining({ status: 'would' })]);
+    }
+    expect(kube.requests.some((r) => r.method === 'GET' && r.path === '/api/v1/namespaces/payments/pods/checkout-7c9f8d6b5-q2w8x')).toBe(true);
+    expect(kube.writes()).toEqual([]);
+  });
+
+  it('answers 500 (Pub/Sub redelivers) when the cluster API fails in a way that can heal', async () => {
+    lines.length = 0;
+    kube.state.faults.push({ method: 'GET', path: /\/pods\/checkout-7c9f8d6b5-q2w8x$/, status: 503, reason: 'ServiceUnavailable', message: 'etcd leader changed' });
+    const res = await post('/projects/example-sec-ops/topics/scc-findings', pushBody(notificationV1()));
+    expect(res.status).toBe(500);
+    expect(logsFor('contain')).toEqual([expect.objectContaining({ severity: 'WARNING', message: expect.stringMatching(/transient/) })]);
+  });
+
+  it('acks a permanent cluster API refusal and reports the actions as failed', async () => {
+    lines.length = 0;
+    kube.state.faults.push({ method: 'GET', path: /\/pods\/checkout-7c9f8d6b5-q2w8x$/, status: 403, reason: 'Forbidden', message: 'pods "checkout-7c9f8d6b5-q2w8x" is forbidden' });
+    const res = await post('/projects/example-sec-ops/topics/scc-findings', pushBody(notificationV1()));
+    expect(res.status).toBe(204);
+    expect(logsFor('action:delete-pod')).toEqual([expect.objectContaining({ severity: 'ERROR', status: 'failed' })]);
+    expect(kube.writes()).toEqual([]);
   });
 
   it('acks a structured-mode CloudEvent', async () => {

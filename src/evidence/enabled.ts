@@ -7,8 +7,7 @@
  * SCC_RESPONDER_EVIDENCE=on, so nothing reaches for Google credentials or the
  * metadata server by surprise. SCC_RESPONDER_EVIDENCE=off turns it off anywhere.
  */
-export function evidenceEnabled(env: Record<string, string | undefined>): boolean {
-  const setting = env.SCC_RESPONDER_EVIDENCE?.trim().toLowerCase();
-  if (setting === 'off') return false;
-  return setting === 'on' || Boolean(env.K_SERVICE) || Boolean(env.LOGGING_API_ENDPOINT);
+export function evidenceEnabled(setting: 'auto' | 'on' | 'off', env: Record<string, string | undefined>): boolean {
+  if (setting !== 'auto') return setting === 'on';
+  return Boolean(env.K_SERVICE) || Boolean(env.LOGGING_API_ENDPOINT);
 }

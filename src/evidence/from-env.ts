@@ -8,21 +8,18 @@ export interface EvidenceEnvDeps {
   log: StepLogger;
   now: () => Date;
   env?: NodeJS.ProcessEnv;
+  /** EVIDENCE_BUCKET, already validated by src/config.ts. */
+  bucket?: string | undefined;
 }
 
-const BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/;
-
 /**
- * EVIDENCE_BUCKET (optional): keep a bundle under gs://BUCKET/incidents/<finding id>/.
+ * With a bucket (EVIDENCE_BUCKET), keep a bundle under gs://BUCKET/incidents/<finding id>/.
  * Test/dev only: LOGGING_API_ENDPOINT=127.0.0.1:PORT (plaintext gRPC fake),
  * STORAGE_EMULATOR_HOST / STORAGE_API_ENDPOINT (loopback Storage fake).
  */
 export async function createEvidenceGathererFromEnv(deps: EvidenceEnvDeps): Promise<EvidenceGatherer> {
   const env = deps.env ?? process.env;
-  const bucket = env.EVIDENCE_BUCKET?.trim() || undefined;
-  if (bucket !== undefined && !BUCKET_NAME.test(bucket)) {
-    throw new Error(`EVIDENCE_BUCKET ${JSON.stringify(bucket.slice(0, 80))} is not a Cloud Storage bucket name`);
-  }
+  const bucket = deps.bucket;
   const [loggingAdapter, gatherModule, storageAdapter] = await Promise.all([
     import('../adapters/cloud-logging.ts'),
     import('./gather-evidence.ts'),
