@@ -230,7 +230,7 @@ Deployed. Next steps:
 1. Kubernetes RBAC (needed when cluster_permissions_via_iam = false; a second, per-cluster
    layer otherwise). For each cluster in scope:
      gcloud container clusters get-credentials CLUSTER --location LOCATION --project PROJECT
-     sed 's/GSA_EMAIL/$fn_sa/g' terraform/k8s/clusterrole.yaml | kubectl apply -f -
+     sed 's/\${service_account_email}/$fn_sa/g' terraform/k8s/clusterrole.yaml | kubectl apply -f -
 
 2. Send a test finding (SCC -> $findings_topic):
      $test_command

@@ -25,6 +25,7 @@ export function pubsubRest(hostPort: string, project: string) {
     createTopic: (id: string) => call('PUT', `topics/${id}`, {}),
     createPullSubscription: (id: string, topic: string) =>
       call('PUT', `subscriptions/${id}`, { topic: `projects/${project}/topics/${topic}`, ackDeadlineSeconds: 30 }),
+    deleteSubscription: (id: string) => call('DELETE', `subscriptions/${id}`),
     createPushSubscription: (id: string, topic: string, endpoint: string) =>
       call('PUT', `subscriptions/${id}`, { topic: `projects/${project}/topics/${topic}`, ackDeadlineSeconds: 30, pushConfig: { pushEndpoint: endpoint } }),
     async publish(topic: string, data: unknown, attributes: Record<string, string> = {}): Promise<string> {
