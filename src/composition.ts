@@ -30,6 +30,8 @@ export interface CompositionOptions {
   policy?: Policy;
   log?: JsonLineLogger;
   now?: () => Date;
+  /** Waits (sink retries, Logging quota backoff and rate limit); the benchmark injects a fast clock's. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface Composition {
@@ -51,6 +53,7 @@ export function compose(options: CompositionOptions): Composition {
     log,
     now,
     forceDryRun: config.SCC_RESPONDER_FORCE_DRY_RUN,
+    ...(options.sleep ? { sleep: options.sleep } : {}),
     // Ledger, blast-radius budget and summary sinks (OPS_TOPIC, SLACK/CHAT_WEBHOOK_URL, FIRESTORE_DATABASE).
     ...reportWiring(config, options.env),
     clusterResponder: () =>
@@ -61,7 +64,14 @@ export function compose(options: CompositionOptions): Composition {
   if (evidenceEnabled(config.SCC_RESPONDER_EVIDENCE, options.env)) {
     deps.evidenceGatherer = () =>
       (evidenceGatherer ??= import('./evidence/from-env.ts').then((m) =>
-        m.createEvidenceGathererFromEnv({ policy, log, now, env: options.env, bucket: config.EVIDENCE_BUCKET }),
+        m.createEvidenceGathererFromEnv({
+          policy,
+          log,
+          now,
+          env: options.env,
+          bucket: config.EVIDENCE_BUCKET,
+          ...(options.sleep ? { sleep: options.sleep } : {}),
+        }),
       ));
   }
   return { config, deps };

@@ -232,10 +232,15 @@ variable "evidence_retention_days" {
 
 # ---------------------------------------------------------------- the function
 
+# Sized from `npm run bench` (README, "Performance"): one matching finding peaks at
+# ~165-185 MiB RSS (Logging client loaded for evidence after containment), too close to
+# 256Mi to survive a larger finding or heap growth. 512Mi also doubles the CPU share
+# Cloud Run gives a gen2 function (0.167 → 0.333 vCPU), and cold start is CPU-bound
+# module loading: time-to-contain.
 variable "function_memory" {
-  description = "Memory per instance. The benchmark issue sizes this; 256Mi is the starting point."
+  description = "Memory per instance (and, with it, the CPU share). See README, Performance, for the figures behind the default."
   type        = string
-  default     = "256Mi"
+  default     = "512Mi"
 
   validation {
     condition     = contains(["256Mi", "512Mi", "1Gi", "2Gi", "4Gi"], var.function_memory)
@@ -243,6 +248,10 @@ variable "function_memory" {
   }
 }
 
+# 120 s from the bench: containment takes ~1.5 s from a cold start (more at a fractional
+# vCPU), evidence is bounded by policy evidence.quotaBudgetSeconds (20 s) plus one
+# 10 s request, and each Kubernetes request by 15 s; 120 s covers a slow API server
+# without letting a stuck run hold its finding's ledger claim for long.
 variable "function_timeout_seconds" {
   description = "Time one finding may take (containment + evidence). Also sets the push subscription's ack deadline."
   type        = number

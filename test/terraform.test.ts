@@ -129,7 +129,8 @@ describe('the function', () => {
     expect(service.available_memory).toBe('${var.function_memory}');
     expect(service.timeout_seconds).toBe('${var.function_timeout_seconds}');
     expect(service.max_instance_count).toBe('${var.max_instances}');
-    expect(stack.variable.function_memory![0]!.default).toBe('256Mi');
+    // Sized from npm run bench (README, Performance).
+    expect(stack.variable.function_memory![0]!.default).toBe('512Mi');
     expect(stack.variable.function_timeout_seconds![0]!.default).toBe(120);
     for (const name of ['function_memory', 'function_timeout_seconds', 'max_instances']) {
       expect(stack.variable[name]![0]!.validation).toBeDefined();

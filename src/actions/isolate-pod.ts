@@ -14,19 +14,33 @@ export function networkPolicyName(incidentId: string): string {
   return `scc-isolate-${incidentId}`;
 }
 
+/**
+ * The incident id that isolates this pod: the one already on the pod when an
+ * earlier finding isolated it, else this finding's. A burst of findings on one
+ * pod then converges on one NetworkPolicy and one label instead of a policy and
+ * a relabel per finding (the relabel would also de-select the earlier policy).
+ * Re-creating that policy by name (409 = already there) restores it if someone
+ * deleted it while leaving the label: the pod stays isolated.
+ */
+export function isolatingIncident(ctx: ActionContext): string {
+  const current = ctx.pod?.metadata.labels?.[INCIDENT_LABEL];
+  return current !== undefined && /^[a-z0-9]{1,40}$/.test(current) ? current : ctx.incident.id;
+}
+
 export function isolationPolicy(ctx: ActionContext): NetworkPolicy {
   const pod = ctx.pod!;
+  const incidentId = isolatingIncident(ctx);
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
     metadata: {
-      name: networkPolicyName(ctx.incident.id),
+      name: networkPolicyName(incidentId),
       namespace: pod.metadata.namespace!,
-      labels: { 'app.kubernetes.io/managed-by': 'scc-responder', [INCIDENT_LABEL]: ctx.incident.id },
+      labels: { 'app.kubernetes.io/managed-by': 'scc-responder', [INCIDENT_LABEL]: incidentId },
       annotations: { [FINDING_ANNOTATION]: ctx.incident.findingName, 'scc-responder.dev/pod': pod.metadata.name!, 'scc-responder.dev/pod-uid': pod.metadata.uid! },
     },
     spec: {
-      podSelector: { matchLabels: { [INCIDENT_LABEL]: ctx.incident.id } },
+      podSelector: { matchLabels: { [INCIDENT_LABEL]: incidentId } },
       // Both types with no rules: all ingress and all egress (DNS included) denied.
       policyTypes: ['Ingress', 'Egress'],
     },
@@ -48,17 +62,22 @@ export const isolatePod: ClusterAction = {
 
   async inspect(ctx): Promise<Inspection> {
     const pod = ctx.pod!;
-    const name = networkPolicyName(ctx.incident.id);
-    const labelled = pod.metadata.labels?.[INCIDENT_LABEL] === ctx.incident.id;
+    const incidentId = isolatingIncident(ctx);
+    const name = networkPolicyName(incidentId);
+    const labelled = pod.metadata.labels?.[INCIDENT_LABEL] === incidentId;
     const checks = [
       `NetworkPolicy ${pod.metadata.namespace}/${name} denies all ingress and egress`,
-      `selects only pods labelled ${INCIDENT_LABEL}=${ctx.incident.id}`,
-      labelled ? 'pod already carries the incident label' : 'pod does not carry the incident label yet',
+      `selects only pods labelled ${INCIDENT_LABEL}=${incidentId}`,
+      labelled
+        ? incidentId === ctx.incident.id
+          ? 'pod already carries the incident label'
+          : `pod already isolated for incident ${incidentId}: that NetworkPolicy is kept`
+        : 'pod does not carry the incident label yet',
     ];
     if (pod.spec?.hostNetwork) checks.push('hostNetwork pod: NetworkPolicy does not apply');
     return {
       already: null,
-      intent: `would create NetworkPolicy ${name} and label pod ${podRef(pod)} ${INCIDENT_LABEL}=${ctx.incident.id}${hostNetworkNote(ctx)}`,
+      intent: `would create NetworkPolicy ${name} and label pod ${podRef(pod)} ${INCIDENT_LABEL}=${incidentId}${hostNetworkNote(ctx)}`,
       checks,
     };
   },
@@ -76,10 +95,11 @@ export const isolatePod: ClusterAction = {
       else return { status: 'failed', reason: `create NetworkPolicy ${name}: ${describeKubeError(e)}`, details: { httpStatus: e.status } };
     }
     let labelled = false;
-    if (pod.metadata.labels?.[INCIDENT_LABEL] !== ctx.incident.id) {
+    const incidentId = isolatingIncident(ctx);
+    if (pod.metadata.labels?.[INCIDENT_LABEL] !== incidentId) {
       try {
         await ctx.kube.patchPodMetadata(pod.metadata.namespace!, pod.metadata.name!, pod.metadata.uid!, {
-          labels: { [INCIDENT_LABEL]: ctx.incident.id },
+          labels: { [INCIDENT_LABEL]: incidentId },
         });
         labelled = true;
       } catch (error) {

@@ -3,8 +3,10 @@
 // Default Credentials; one getCluster per cluster per token lifetime, cached
 // for the instance. A policy `clusters` entry maps a cluster to a kubeconfig
 // file + context instead (other clouds, kind, a bastion, the CLI).
-import { ClusterManagerClient } from '@google-cloud/container';
-import { GoogleAuth } from 'google-auth-library';
+// Types only: the Container API client and google-auth-library load on the first GKE
+// endpoint lookup (#resolve), so a kubeconfig-mapped cluster never pays ~0.5 s for them
+// before its first containment write (bench/: cold start is time-to-contain).
+import type { GoogleAuth } from 'google-auth-library';
 import { PermanentError, TransientError } from '../core/errors.ts';
 import type { Policy } from '../core/policy.ts';
 import type { ClusterConnector, KubeApi } from '../actions/kube-api.ts';
@@ -58,7 +60,7 @@ const EXPIRY_MARGIN_MS = 5 * 60_000;
 const UNKNOWN_EXPIRY_LIFETIME_MS = 30 * 60_000;
 
 /** ADC via google-auth-library: the function's service account on Cloud Run, gcloud ADC on a laptop. */
-export function adcTokenProvider(auth: GoogleAuth = new GoogleAuth({ scopes: [CLOUD_PLATFORM] })): TokenProvider {
+export function adcTokenProvider(auth: GoogleAuth): TokenProvider {
   return {
     async getAccessToken() {
       const client = await auth.getClient();
@@ -136,6 +138,10 @@ export class ClusterAccess implements ClusterConnector {
 
   async #resolve(clusterName: string): Promise<GkeEndpoint> {
     if (this.#clusterManager === undefined || this.#tokenProvider === undefined) {
+      const [{ GoogleAuth }, { ClusterManagerClient }] = await Promise.all([
+        import('google-auth-library'),
+        import('@google-cloud/container'),
+      ]);
       // One ADC client for both: the token for the Kubernetes API and the Container API's own auth.
       const auth = new GoogleAuth({ scopes: [CLOUD_PLATFORM] });
       this.#tokenProvider ??= adcTokenProvider(auth);

@@ -48,6 +48,15 @@ function windowClause(window: TimeWindow): string {
   return `timestamp>=${quoteFilterValue(window.start)} AND timestamp<=${quoteFilterValue(window.end)}`;
 }
 
+/**
+ * The query with its time window cut out: what stays the same for every
+ * finding on one target (pod, node) whatever its event time. Keys the
+ * per-target sharing of Logging reads during a burst.
+ */
+export function targetOf(query: Pick<EvidenceQuery, 'kind' | 'filter' | 'resourceNames' | 'window'>): string {
+  return JSON.stringify([query.kind, [...query.resourceNames].sort(), query.filter.split(windowClause(query.window)).join('<window>')]);
+}
+
 export function evidenceWindow(eventTime: Date, beforeMinutes: number, afterMinutes: number): TimeWindow {
   const t = eventTime.getTime();
   return {

@@ -69,11 +69,11 @@ export function coalescingKey(query: Pick<EvidenceQuery, 'filter' | 'resourceNam
  * Shares the promise of a running or recently finished request by key, for
  * `ttlMs`. Bounded: the oldest entries go first.
  */
-export class Coalescer<T> {
+export class Coalescer<T, M = undefined> {
   readonly #ttlMs: number;
   readonly #max: number;
   readonly #now: () => number;
-  readonly #entries = new Map<string, { at: number; value: Promise<T> }>();
+  readonly #entries = new Map<string, { at: number; value: Promise<T>; meta: M | undefined }>();
 
   constructor(opts: { ttlMs: number; maxEntries?: number; now: () => number }) {
     this.#ttlMs = opts.ttlMs;
@@ -85,17 +85,26 @@ export class Coalescer<T> {
    * Runs `run` unless a live entry exists for `key`. `keepResult` decides
    * whether a settled result is worth sharing (an incomplete one is not: the
    * next caller should try again once the running request is over).
+   * `share`, when given, stores `meta` with a new entry and shares a live one
+   * only if `accept(its meta)` (e.g. its time window overlaps the caller's).
    */
-  run(key: string, run: () => Promise<T>, keepResult: (value: T) => boolean): { value: Promise<T>; shared: boolean } {
+  run(
+    key: string,
+    run: () => Promise<T>,
+    keepResult: (value: T) => boolean,
+    share?: { meta: M; accept: (existing: M | undefined) => boolean },
+  ): { value: Promise<T>; shared: boolean; meta: M | undefined } {
     const now = this.#now();
     for (const [k, e] of this.#entries) {
       if (now - e.at > this.#ttlMs) this.#entries.delete(k);
       else break;
     }
     const live = this.#entries.get(key);
-    if (live && now - live.at <= this.#ttlMs) return { value: live.value, shared: true };
+    if (live && now - live.at <= this.#ttlMs && (!share || share.accept(live.meta))) {
+      return { value: live.value, shared: true, meta: live.meta };
+    }
     const value = run();
-    const entry = { at: now, value };
+    const entry = { at: now, value, meta: share?.meta };
     this.#entries.delete(key);
     this.#entries.set(key, entry);
     while (this.#entries.size > this.#max) {
@@ -111,7 +120,7 @@ export class Coalescer<T> {
         if (this.#entries.get(key) === entry) this.#entries.delete(key);
       },
     );
-    return { value, shared: false };
+    return { value, shared: false, meta: share?.meta };
   }
 }
 

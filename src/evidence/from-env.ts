@@ -10,6 +10,8 @@ export interface EvidenceEnvDeps {
   env?: NodeJS.ProcessEnv;
   /** EVIDENCE_BUCKET, already validated by src/config.ts. */
   bucket?: string | undefined;
+  /** Quota backoff and rate-limit waits; default setTimeout (the benchmark injects a fast clock's). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -34,6 +36,7 @@ export async function createEvidenceGathererFromEnv(deps: EvidenceEnvDeps): Prom
     policy: deps.policy,
     log: deps.log,
     now: deps.now,
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
     logging,
     ...(storage ? { storage } : {}),
   });

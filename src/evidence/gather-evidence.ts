@@ -6,7 +6,7 @@ import { bundleObjects, bundlePrefix, buildManifest, sha256Hex, type ManifestEnt
 import { relevanceTerms, sanitizeLine, selectExcerpts, type LogEntryView } from '../core/evidence-excerpts.ts';
 import { evidenceLinks, logsExplorerUrl } from '../core/evidence-links.ts';
 import { gatherQueries } from '../core/evidence-queries.ts';
-import type { EvidenceQuery } from '../core/logging-filter.ts';
+import { targetOf, type EvidenceQuery, type TimeWindow } from '../core/logging-filter.ts';
 import type { Plan } from '../core/plan.ts';
 import type { Policy } from '../core/policy.ts';
 import type {
@@ -17,7 +17,7 @@ import type {
   EvidenceReport,
   StepLogger,
 } from '../core/ports.ts';
-import { Coalescer, coalescingKey, loggingReadLimiter, quotaBackoffMs, type RateLimiter } from '../core/request-limits.ts';
+import { Coalescer, loggingReadLimiter, quotaBackoffMs, type RateLimiter } from '../core/request-limits.ts';
 import type { LogPageReader } from '../adapters/cloud-logging.ts';
 import type { ObjectStore } from '../adapters/cloud-storage.ts';
 
@@ -32,7 +32,7 @@ export interface EvidenceGathererDeps {
   sleep?: (ms: number) => Promise<void>;
   /** One entries.list call, including the client's own UNAVAILABLE retries. */
   requestTimeoutMs?: number;
-  /** Identical queries within this span share one set of requests. */
+  /** Queries on the same target within this span share one set of requests (see runQuery). */
   coalesceWindowMs?: number;
   /** Per-project read limiter; one per process (the factory makes one if none is given). */
   limiter?: RateLimiter;
@@ -73,13 +73,25 @@ function describeError(error: unknown): string {
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/**
+ * How long a read is shared with later findings on the same target. A spray of
+ * shells produces dozens of findings a minute, each with its own event time and
+ * so its own window; re-reading a pod's logs for each would spend the project's
+ * 60 reads a minute on one pod and starve every other target (bench/: burst).
+ */
+export const DEFAULT_COALESCE_WINDOW_MS = 5 * 60_000;
+
+function within(timestamp: string | null, window: TimeWindow): boolean {
+  return timestamp === null || (timestamp >= window.start && timestamp <= window.end);
+}
+
 export function createEvidenceGatherer(deps: EvidenceGathererDeps): EvidenceGatherer {
   const { policy, log, logging, storage } = deps;
   const settings = policy.evidence;
   const sleep = deps.sleep ?? realSleep;
   const clock = () => deps.now().getTime();
   const limiter = deps.limiter ?? loggingReadLimiter(clock);
-  const coalescer = new Coalescer<QueryRun>({ ttlMs: deps.coalesceWindowMs ?? 30_000, now: clock });
+  const coalescer = new Coalescer<QueryRun, TimeWindow>({ ttlMs: deps.coalesceWindowMs ?? DEFAULT_COALESCE_WINDOW_MS, now: clock });
   const requestTimeoutMs = deps.requestTimeoutMs ?? 10_000;
 
   async function readQuery(query: EvidenceQuery, budgetEnd: number): Promise<QueryRun> {
@@ -124,8 +136,13 @@ export function createEvidenceGatherer(deps: EvidenceGathererDeps): EvidenceGath
     return { entries, truncated: true, incomplete: null };
   }
 
+  // Keyed by target (the filter without its time window), not by the exact filter: a later
+  // finding on the same pod or node shares a live read whose window holds its event time,
+  // and keeps only the entries inside its own window. Its summary's Logs Explorer link still
+  // carries its own full window.
   function runQuery(query: EvidenceQuery, budgetEnd: number): Promise<QueryRun> {
-    const key = coalescingKey(query, { pageSize: settings.pageSize, maxEntries: settings.maxEntriesPerQuery });
+    const key = JSON.stringify([targetOf(query), settings.pageSize, settings.maxEntriesPerQuery]);
+    const eventTime = new Date(Date.parse(query.window.start) + settings.windowBeforeMinutes * 60_000).toISOString();
     const { value, shared } = coalescer.run(
       key,
       () =>
@@ -135,9 +152,11 @@ export function createEvidenceGatherer(deps: EvidenceGathererDeps): EvidenceGath
           incomplete: `error: ${describeError(error)}`,
         })),
       (run) => run.incomplete === null,
+      { meta: query.window, accept: (w) => w !== undefined && w.start <= eventTime && eventTime <= w.end },
     );
-    if (shared) log.log('DEBUG', 'evidence', 'identical query already running or just read: sharing it', { kind: query.kind });
-    return value;
+    if (!shared) return value;
+    log.log('DEBUG', 'evidence', 'same target already being read or just read: sharing it', { kind: query.kind });
+    return value.then((run) => ({ ...run, entries: run.entries.filter((e) => within(e.timestamp, query.window)) }));
   }
 
   async function keepBundle(

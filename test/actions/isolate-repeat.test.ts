@@ -1,0 +1,48 @@
+// A second finding on a pod that an earlier finding isolated: no second
+// NetworkPolicy and no relabel (which would de-select the first policy); the
+// earlier incident's policy is re-created by name if someone deleted it.
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { INCIDENT_LABEL } from '../../src/actions/action.ts';
+import { decodeInput } from '../../src/core/envelope.ts';
+import { plan as makePlan } from '../../src/core/plan.ts';
+import { notificationV1 } from '../support/fixtures.ts';
+import { NS, POD } from '../support/kube-seed.ts';
+import { harness, NOW, statuses, type Harness } from './harness.ts';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.fake.close();
+  h = undefined;
+});
+
+function secondFinding(policy: Harness['policy']) {
+  const n = notificationV1();
+  n.finding.name = n.finding.name.replace(/[^/]+$/, 'f2222222222222222222222222222222');
+  n.finding.eventTime = '2026-11-20T14:04:10.000Z';
+  return makePlan(decodeInput(n), policy, NOW);
+}
+
+const applied = (x: Harness) => x.fake.writes().filter((w) => w.status < 300).map((w) => `${w.method} ${w.path}`);
+
+describe('isolate-pod on an already isolated pod', () => {
+  it('reports already and writes nothing new', async () => {
+    h = await harness({ actions: ['isolate-pod'] });
+    expect(statuses(await h.contain())).toEqual({ 'isolate-pod': 'done' });
+    const firstId = h.fake.state.pods.get(`${NS}/${POD}`)!.metadata.labels[INCIDENT_LABEL];
+    const before = applied(h);
+    const again = await h.contain({ plan: secondFinding(h.policy) });
+    expect(statuses(again)).toEqual({ 'isolate-pod': 'already' });
+    expect(applied(h)).toEqual(before);
+    expect(h.fake.state.pods.get(`${NS}/${POD}`)!.metadata.labels[INCIDENT_LABEL]).toBe(firstId);
+    expect([...h.fake.state.networkPolicies.keys()]).toEqual([`${NS}/scc-isolate-${firstId}`]);
+  });
+
+  it('re-creates the earlier incident policy when it was deleted but the label kept', async () => {
+    h = await harness({ actions: ['isolate-pod'] });
+    await h.contain();
+    const firstId = h.fake.state.pods.get(`${NS}/${POD}`)!.metadata.labels[INCIDENT_LABEL];
+    h.fake.state.networkPolicies.clear();
+    expect(statuses(await h.contain({ plan: secondFinding(h.policy) }))).toEqual({ 'isolate-pod': 'done' });
+    expect([...h.fake.state.networkPolicies.keys()]).toEqual([`${NS}/scc-isolate-${firstId}`]);
+  });
+});
