@@ -10,6 +10,7 @@ import { plan as makePlan } from '../src/core/plan.ts';
 import { validatePolicy } from '../src/core/policy.ts';
 import { createEvidenceGatherer } from '../src/evidence/gather-evidence.ts';
 import { FakeTime } from './support/fake-time.ts';
+import { recordingLogReader } from './support/recording-log-reader.ts';
 import { notificationV1 } from './support/fixtures.ts';
 
 const NOW = new Date('2026-11-20T14:05:00Z');
@@ -30,13 +31,7 @@ function findingPlan(policy: ReturnType<typeof validatePolicy>, i: number, pod: 
 describe('evidence reads during a burst with varied event times', () => {
   it('200 findings on 20 pods, event times spread over 5 minutes: ≤ 3 reads per pod, ≤ 60 a minute', async () => {
     const time = new FakeTime(NOW);
-    const sent: Array<{ at: number; filter: string }> = [];
-    const reader: LogPageReader = {
-      async listPage(req: LogPageRequest) {
-        sent.push({ at: time.nowMs(), filter: req.filter });
-        return { entries: [], nextPageToken: null };
-      },
-    };
+    const { reader, sent } = recordingLogReader(time.nowMs);
     const policy = validatePolicy({ evidence: { quotaBudgetSeconds: 300 } });
     const gatherer = createEvidenceGatherer({ policy, log: { log() {} }, now: time.now, sleep: time.sleep, logging: reader });
     const plans = Array.from({ length: 200 }, (_, i) => findingPlan(policy, i, `checkout-${i % 20}`, EVENT + i * 1500));

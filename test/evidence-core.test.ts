@@ -23,6 +23,7 @@ import type { Target } from '../src/core/target.ts';
 import { createEvidenceGatherer } from '../src/evidence/gather-evidence.ts';
 import { encodeAuditLog } from './fakes/logging-grpc-server.ts';
 import { FakeTime } from './support/fake-time.ts';
+import { recordingLogReader } from './support/recording-log-reader.ts';
 import { notificationV1 } from './support/fixtures.ts';
 
 const NOW = new Date('2026-11-20T14:03:40Z');
@@ -250,13 +251,7 @@ describe('Logging read quota', () => {
 
   it('a burst of 200 findings on 20 targets: ≤ 3 queries per target and ≤ 60 reads a minute per project', async () => {
     const time = new FakeTime(NOW);
-    const sent: Array<{ at: number; filter: string }> = [];
-    const reader: LogPageReader = {
-      async listPage(req: LogPageRequest) {
-        sent.push({ at: time.nowMs(), filter: req.filter });
-        return { entries: [], nextPageToken: null };
-      },
-    };
+    const { reader, sent } = recordingLogReader(time.nowMs);
     const policy = validatePolicy({ evidence: { quotaBudgetSeconds: 300 } });
     const gatherer = createEvidenceGatherer({ policy, log: { log() {} }, now: time.now, sleep: time.sleep, logging: reader, coalesceWindowMs: 600_000 });
     const plans = Array.from({ length: 200 }, (_, i) => {

@@ -67,18 +67,41 @@ export function evidenceWindow(eventTime: Date, beforeMinutes: number, afterMinu
 
 const POD_SUBRESOURCES = ['', '/exec', '/attach', '/portforward', '/log', '/eviction', '/binding', '/status', '/ephemeralcontainers'];
 
-export function podLogsQuery(target: Target & { namespace: string; pod: string }, window: TimeWindow): EvidenceQuery {
-  const clauses = [
-    eq('resource.type', 'k8s_container'),
+/** The resource-label clauses every GKE log entry of this cluster carries. */
+function clusterClauses(resourceType: string, target: Target): string[] {
+  return [
+    eq('resource.type', resourceType),
     eq('resource.labels.project_id', target.project),
     eq('resource.labels.location', target.location),
     eq('resource.labels.cluster_name', target.cluster),
+  ];
+}
+
+function k8sNodeClauses(target: Target & { node: string }): string[] {
+  return [...clusterClauses('k8s_node', target), eq('resource.labels.node_name', target.node)];
+}
+
+function serialConsoleClauses(project: string, instanceId: string): string[] {
+  return [
+    eq('resource.type', 'gce_instance'),
+    eq('resource.labels.instance_id', instanceId),
+    eq('logName', `projects/${project}/logs/serialconsole.googleapis.com%2Fserial_port_1_output`),
+  ];
+}
+
+function query(kind: EvidenceKind, project: string, filter: string, window: TimeWindow): EvidenceQuery {
+  return { kind, filter, resourceNames: [`projects/${project}`], window };
+}
+
+export function podLogsQuery(target: Target & { namespace: string; pod: string }, window: TimeWindow): EvidenceQuery {
+  const clauses = [
+    ...clusterClauses('k8s_container', target),
     eq('resource.labels.namespace_name', target.namespace),
     eq('resource.labels.pod_name', target.pod),
   ];
   if (target.container) clauses.push(eq('resource.labels.container_name', target.container));
   clauses.push(windowClause(window));
-  return { kind: 'pod-logs', filter: clauses.join(' AND '), resourceNames: [`projects/${target.project}`], window };
+  return query('pod-logs', target.project, clauses.join(' AND '), window);
 }
 
 /**
@@ -90,35 +113,20 @@ export function clusterAuditQuery(target: Target & { namespace: string; pod: str
   const names = POD_SUBRESOURCES.map((sub) => quoteFilterValue(base + sub)).join(' OR ');
   const clauses = [
     eq('logName', `projects/${target.project}/logs/cloudaudit.googleapis.com%2Factivity`),
-    eq('resource.type', 'k8s_cluster'),
-    eq('resource.labels.project_id', target.project),
-    eq('resource.labels.location', target.location),
-    eq('resource.labels.cluster_name', target.cluster),
+    ...clusterClauses('k8s_cluster', target),
     `protoPayload.resourceName=(${names})`,
     windowClause(window),
   ];
-  return { kind: 'cluster-audit-logs', filter: clauses.join(' AND '), resourceNames: [`projects/${target.project}`], window };
+  return query('cluster-audit-logs', target.project, clauses.join(' AND '), window);
 }
 
 export function nodeLogsQuery(target: Target & { node: string }, window: TimeWindow): EvidenceQuery {
-  const clauses = [
-    eq('resource.type', 'k8s_node'),
-    eq('resource.labels.project_id', target.project),
-    eq('resource.labels.location', target.location),
-    eq('resource.labels.cluster_name', target.cluster),
-    eq('resource.labels.node_name', target.node),
-    windowClause(window),
-  ];
-  return { kind: 'node-logs', filter: clauses.join(' AND '), resourceNames: [`projects/${target.project}`], window };
+  return query('node-logs', target.project, [...k8sNodeClauses(target), windowClause(window)].join(' AND '), window);
 }
 
 /** GCE instance ids are unsigned 64-bit integers; anything else did not come from a real Node annotation. */
 export function isGceInstanceId(value: string): boolean {
   return /^[0-9]{1,20}$/.test(value);
-}
-
-function serialConsoleLog(project: string): string {
-  return `projects/${project}/logs/serialconsole.googleapis.com%2Fserial_port_1_output`;
 }
 
 /**
@@ -127,30 +135,13 @@ function serialConsoleLog(project: string): string {
  * the per-finding cost at three entries.list calls (quota: 60 a minute per project).
  */
 export function nodeEvidenceQuery(target: Target & { node: string }, instanceId: string | null, window: TimeWindow): EvidenceQuery {
-  const k8sNode = [
-    eq('resource.type', 'k8s_node'),
-    eq('resource.labels.project_id', target.project),
-    eq('resource.labels.location', target.location),
-    eq('resource.labels.cluster_name', target.cluster),
-    eq('resource.labels.node_name', target.node),
-  ].join(' AND ');
   if (instanceId === null) return nodeLogsQuery(target, window);
-  const serial = [
-    eq('resource.type', 'gce_instance'),
-    eq('resource.labels.instance_id', instanceId),
-    eq('logName', serialConsoleLog(target.project)),
-  ].join(' AND ');
-  const filter = `((${k8sNode}) OR (${serial})) AND ${windowClause(window)}`;
-  return { kind: 'node-logs', filter, resourceNames: [`projects/${target.project}`], window };
+  const k8sNode = k8sNodeClauses(target).join(' AND ');
+  const serial = serialConsoleClauses(target.project, instanceId).join(' AND ');
+  return query('node-logs', target.project, `((${k8sNode}) OR (${serial})) AND ${windowClause(window)}`, window);
 }
 
 /** The node VM's serial console; the instance id comes from the Node's `container.googleapis.com/instance_id` annotation. */
 export function nodeSerialConsoleQuery(project: string, instanceId: string, window: TimeWindow): EvidenceQuery {
-  const clauses = [
-    eq('resource.type', 'gce_instance'),
-    eq('resource.labels.instance_id', instanceId),
-    eq('logName', serialConsoleLog(project)),
-    windowClause(window),
-  ];
-  return { kind: 'node-serial-console', filter: clauses.join(' AND '), resourceNames: [`projects/${project}`], window };
+  return query('node-serial-console', project, [...serialConsoleClauses(project, instanceId), windowClause(window)].join(' AND '), window);
 }

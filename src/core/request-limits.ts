@@ -2,7 +2,6 @@
 // requests per minute per project, RESOURCE_EXHAUSTED is not retried by the
 // client) and lets identical queries share one request. Pure: time comes in
 // as a clock, waiting is the caller's job.
-import type { EvidenceQuery } from './logging-filter.ts';
 
 export interface RateLimiterOptions {
   /** Most requests in any `windowMs` span, per key. */
@@ -58,11 +57,6 @@ export class RateLimiter {
 /** Cloud Logging's documented read quota, with a burst small enough to leave the rest evenly spread. */
 export function loggingReadLimiter(now: () => number): RateLimiter {
   return new RateLimiter({ limit: 60, windowMs: 60_000, burst: 10, now });
-}
-
-/** Identical queries (same filter over the same resources, same bounds) are one request. */
-export function coalescingKey(query: Pick<EvidenceQuery, 'filter' | 'resourceNames'>, bounds: { pageSize: number; maxEntries: number }): string {
-  return JSON.stringify([[...query.resourceNames].sort(), query.filter, bounds.pageSize, bounds.maxEntries]);
 }
 
 /**
