@@ -123,8 +123,9 @@ echo "gcloud account: $account"
 # ------------------------------------------------------------------ build and package
 
 build_and_package() {
-  step "Installing, testing and building (npm ci, npm test, npm run build)"
-  (cd "$ROOT" && npm ci --no-audit --no-fund && npm test && npm run build)
+  step "Installing, testing and building (npm ci, npm test, npm run build, npm run bundle)"
+  # build: dist/ (the CLI, below). bundle: .build/function/, the function that ships.
+  (cd "$ROOT" && npm ci --no-audit --no-fund && npm test && npm run build && npm run bundle)
 
   step "Checking the policy $policy_file"
   # The CLI just built, on the project's Node 22 (npm exec puts node_modules/.bin first).
@@ -134,10 +135,14 @@ build_and_package() {
   step "Packaging the function source into ${ZIP_PATH#"$ROOT"/}"
   rm -rf "$STAGE_DIR"
   mkdir -p "$STAGE_DIR"
-  cp -R "$ROOT/dist" "$STAGE_DIR/dist"
+  # The esbuild bundle (scripts/bundle.ts): our code and client-node in dist/ with source
+  # maps, the default policy; the Google clients stay in node_modules (from the lock file).
+  [ -f "$BUILD_DIR/function/dist/index.js" ] || die "npm run bundle did not produce $BUILD_DIR/function/dist/index.js"
+  cp -R "$BUILD_DIR/function/dist" "$STAGE_DIR/dist"
+  cp -R "$BUILD_DIR/function/policy" "$STAGE_DIR/policy"
   cp "$ROOT/package-lock.json" "$STAGE_DIR/package-lock.json"
   cp "$policy_file" "$STAGE_DIR/policy.yaml"
-  # dist/ is already built: the Cloud Build step must not run `prepare`/`build`
+  # dist/ is already bundled: the Cloud Build step must not run `prepare`/`build`
   # (no TypeScript, no src/ in the package). "gcp-build": "" tells the Node.js
   # buildpack to skip the build; dependencies are unchanged, so the lock file stays in sync.
   (cd "$ROOT" && npm exec --no -- node -e '

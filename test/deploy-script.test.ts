@@ -93,9 +93,16 @@ function makeScratch(): Scratch {
   mkdirSync(join(repo, 'src'), { recursive: true });
   copyFileSync(SCRIPT, join(repo, 'deploy.sh'));
   chmodSync(join(repo, 'deploy.sh'), 0o755);
+  // dist/ is the tsc build (the CLI checks the policy); .build/function/ the bundle that ships.
   writeFileSync(join(repo, 'dist', 'index.js'), 'export {};\n');
   writeFileSync(join(repo, 'dist', 'core', 'plan.js'), 'export const plan = 1;\n');
   writeFileSync(join(repo, 'dist', 'cli.js'), FAKE_CLI);
+  mkdirSync(join(repo, '.build', 'function', 'dist'), { recursive: true });
+  mkdirSync(join(repo, '.build', 'function', 'policy'), { recursive: true });
+  writeFileSync(join(repo, '.build', 'function', 'dist', 'index.js'), 'export {};\n//# sourceMappingURL=index.js.map\n');
+  writeFileSync(join(repo, '.build', 'function', 'dist', 'index.js.map'), '{"version":3,"sources":["../src/index.ts"],"mappings":""}\n');
+  writeFileSync(join(repo, '.build', 'function', 'dist', 'gke-cluster-access-ABC123.js'), 'export const lazy = 1;\n');
+  writeFileSync(join(repo, '.build', 'function', 'policy', 'default.yaml'), 'dryRun: true\n');
   writeFileSync(join(repo, 'src', 'index.ts'), 'not packaged\n');
   writeFileSync(
     join(repo, 'package.json'),
@@ -235,6 +242,7 @@ describe('deploy.sh run against recording fakes', () => {
       'npm ci --no-audit --no-fund',
       'npm test',
       'npm run build',
+      'npm run bundle',
       `npm exec --no -- node dist/cli.js validate-policy ${policy}`,
       `cli validate-policy ${policy}`,
       expect.stringMatching(/^npm exec --no -- node -e /),
@@ -243,14 +251,23 @@ describe('deploy.sh run against recording fakes', () => {
     ]);
     expect(result.stdout).toContain('Plan only: nothing was changed');
 
-    // Only what the function needs: dist/, package.json, package-lock.json, the policy.
-    expect(zipEntries(zip)).toEqual(['dist/cli.js', 'dist/core/plan.js', 'dist/index.js', 'package-lock.json', 'package.json', 'policy.yaml']);
+    // Only what the function needs: the bundle (dist/ with its chunks and maps, the default
+    // policy), package.json, package-lock.json, the policy. Not the tsc build, not the CLI.
+    expect(zipEntries(zip)).toEqual([
+      'dist/gke-cluster-access-ABC123.js',
+      'dist/index.js',
+      'dist/index.js.map',
+      'package-lock.json',
+      'package.json',
+      'policy.yaml',
+      'policy/default.yaml',
+    ]);
     const unpacked = join(s.dir, 'unpacked');
     rmSync(unpacked, { recursive: true, force: true });
     execFileSync('unzip', ['-q', zip, '-d', unpacked]);
     expect(readFileSync(join(unpacked, 'policy.yaml'), 'utf8')).toBe('dryRun: true\nrules: []\n');
     const pkg = JSON.parse(readFileSync(join(unpacked, 'package.json'), 'utf8'));
-    // No build on Cloud Build (dist/ is built; TypeScript and src/ are not shipped) …
+    // No build on Cloud Build (dist/ is bundled; TypeScript and src/ are not shipped) …
     expect(pkg.scripts).toEqual({ 'gcp-build': '' });
     // … and the dependency lists untouched, so package-lock.json stays in sync for npm ci.
     expect(pkg.dependencies).toEqual({ '@google-cloud/functions-framework': '5.0.5' });
@@ -261,12 +278,12 @@ describe('deploy.sh run against recording fakes', () => {
   it('packages byte-identically when nothing changed (idempotent: Terraform sees no change)', () => {
     expect(s.run(['--var-file', varFile, '--plan-only']).status).toBe(0);
     const first = sha256(zip);
-    // A rebuild rewrites dist/ with new timestamps but the same content.
+    // A rebuild rewrites the bundle with new timestamps but the same content.
     const later = new Date(Date.now() + 60_000);
-    utimesSync(join(s.repo, 'dist', 'index.js'), later, later);
+    utimesSync(join(s.repo, '.build', 'function', 'dist', 'index.js'), later, later);
     expect(s.run(['--var-file', varFile, '--plan-only']).status).toBe(0);
     expect(sha256(zip)).toBe(first);
-    writeFileSync(join(s.repo, 'dist', 'index.js'), 'export const changed = true;\n');
+    writeFileSync(join(s.repo, '.build', 'function', 'dist', 'index.js'), 'export const changed = true;\n');
     expect(s.run(['--var-file', varFile, '--plan-only']).status).toBe(0);
     expect(sha256(zip)).not.toBe(first);
   });
