@@ -236,6 +236,8 @@ Deployed. Next steps:
    layer otherwise). For each cluster in scope:
      gcloud container clusters get-credentials CLUSTER --location LOCATION --project PROJECT
      sed 's/\${service_account_email}/$fn_sa/g' terraform/k8s/clusterrole.yaml | kubectl apply -f -
+   Only where a rule enables capture-process-list (exec into the pod), also:
+     sed 's/\${service_account_email}/$fn_sa/g' terraform/k8s/clusterrole-capture.yaml | kubectl apply -f -
 
 2. Send a test finding (SCC -> $findings_topic):
      $test_command

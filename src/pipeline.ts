@@ -64,6 +64,11 @@ export async function handleInput(input: unknown, deps: PipelineDeps): Promise<P
     targetProblems: plan.targetProblems,
   });
 
+  // Start loading the cluster client now (on a cold instance it is the largest module load) so
+  // that it overlaps the ledger claim's round trips; a duplicate just leaves it loaded.
+  const responderLoading = plan.actions.length > 0 ? deps.clusterResponder?.() : undefined;
+  responderLoading?.catch(() => undefined); // awaited (and its error handled) below
+
   // Claim before acting: a redelivery or a racing instance must not act or report again.
   const key = findingKey(decoded.notification.finding);
   const session = await openLedgerSession(key, deps, { ...ids, key: key.id });
@@ -79,7 +84,7 @@ export async function handleInput(input: unknown, deps: PipelineDeps): Promise<P
   let deniedByBudget: ReadonlyMap<ActionType, string> = new Map();
   const containStart = deps.now().getTime();
   if (plan.actions.length > 0) {
-    if (!deps.clusterResponder) {
+    if (!responderLoading) {
       containment.outcomes = plan.actions.map<ActionOutcome>((a) => ({
         type: a.type,
         status: 'skipped',
@@ -88,7 +93,7 @@ export async function handleInput(input: unknown, deps: PipelineDeps): Promise<P
     } else {
       deniedByBudget = await reserveBudget(plan, key, deps.policy, session, deps, ids);
       try {
-        const responder = await deps.clusterResponder();
+        const responder = await responderLoading;
         containment = await responder.contain({ plan, deniedByBudget, previous: session.previous });
       } catch (error) {
         if (isTransient(error)) {

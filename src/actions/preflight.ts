@@ -150,7 +150,9 @@ export async function preflight(kube: KubeApi, plan: Plan, policy: Policy): Prom
       }
       await readOwners(kube, pod, policy, result);
       if (pod.spec?.hostNetwork) result.warnings.push('pod uses hostNetwork: a NetworkPolicy does not isolate it');
-      if (result.removalBlock === null && result.podBlock === null) await checkReplicaFloor(kube, pod, policy, result);
+      // The floor matters only to removal; a plan without one spares the list call before containment.
+      const removes = plan.actions.some((a) => a.type === 'evict-pod' || a.type === 'delete-pod');
+      if (removes && result.removalBlock === null && result.podBlock === null) await checkReplicaFloor(kube, pod, policy, result);
     }
   }
 

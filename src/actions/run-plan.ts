@@ -1,6 +1,6 @@
-// Runs a Plan's actions against one cluster: preflight once, snapshots before
-// anything removes the pod, then each planned action in plan order with its
-// guards. Dry-run runs every read and every check and writes nothing.
+// Runs a Plan's actions against one cluster: preflight once, then each planned
+// action in plan order with its guards, with snapshots taken before anything
+// removes the pod. Dry-run runs every read and every check and writes nothing.
 import type { ActionOutcome } from '../core/outcome.ts';
 import type { ActionType, Policy } from '../core/policy.ts';
 import type { ClusterSnapshots, ContainmentRequest, ContainmentResult, StepLogger } from '../core/ports.ts';
@@ -72,11 +72,16 @@ export async function runPlan(request: ContainmentRequest, deps: RunPlanDeps): P
 
   let snapshots: ClusterSnapshots = {};
   const warnings = [...pre.warnings];
-  if (pre.all === null) {
-    const captured = await captureSnapshots(kube, pre, policy);
-    snapshots = captured.snapshots;
-    warnings.push(...captured.warnings);
-  }
+  let captured = pre.all !== null;
+  // Taken right before the first action that removes the pod (what it loses), not before
+  // label/isolate: containment must not wait for a copy of logs and events.
+  const captureOnce = async () => {
+    if (captured) return;
+    captured = true;
+    const result = await captureSnapshots(kube, pre, policy);
+    snapshots = result.snapshots;
+    warnings.push(...result.warnings);
+  };
 
   const incident = incidentFor(plan);
   const now = deps.now();
@@ -85,10 +90,12 @@ export async function runPlan(request: ContainmentRequest, deps: RunPlanDeps): P
 
   for (const planned of plan.actions) {
     const action = ACTIONS[planned.type];
+    if (action.removesPod) await captureOnce();
     const started = Date.now();
     const outcome = await decide(action);
     outcomes.push({ ...outcome, durationMs: Date.now() - started });
   }
+  await captureOnce();
   return { outcomes, snapshots, warnings };
 
   async function decide(action: ClusterAction): Promise<ActionOutcome> {

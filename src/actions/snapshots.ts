@@ -50,15 +50,20 @@ export async function captureSnapshots(
   if (!pod) return { snapshots, warnings };
   snapshots.pod = redactPod(pod);
   const namespace = pod.metadata.namespace!;
-  const events = await attempt('events', () => kube.listEvents(namespace, `involvedObject.uid=${pod.metadata.uid}`));
-  if (events) snapshots.events = events;
   const tail = policy.actionSettings.podLogTailLines;
+  const containers = tail > 0 ? (pod.spec?.containers ?? []) : [];
+  // Independent reads: in parallel, so the copy costs one round trip, not one per container.
+  const [events, ...texts] = await Promise.all([
+    attempt('events', () => kube.listEvents(namespace, `involvedObject.uid=${pod.metadata.uid}`)),
+    ...containers.map((c) => attempt(`log of container ${c.name}`, () => kube.readPodLog(namespace, pod.metadata.name!, c.name, tail))),
+  ]);
+  if (events) snapshots.events = events;
   if (tail > 0) {
     const logs: Record<string, string> = {};
-    for (const c of pod.spec?.containers ?? []) {
-      const text = await attempt(`log of container ${c.name}`, () => kube.readPodLog(namespace, pod.metadata.name!, c.name, tail));
+    containers.forEach((c, i) => {
+      const text = texts[i];
       if (text !== undefined) logs[c.name] = text;
-    }
+    });
     snapshots.containerLogs = logs;
   }
   return { snapshots, warnings };

@@ -405,6 +405,25 @@ describe('snapshots', () => {
     const paths = h.fake.requests.map((r) => `${r.method} ${r.path}`);
     expect(paths.indexOf(`GET ${POD_PATH}/log`)).toBeLessThan(paths.indexOf(`DELETE ${POD_PATH}`));
   });
+
+  it('does not hold containment back: label and isolate write before the copy is taken, the delete after', async () => {
+    const h = await setup({ actions: ['label-pod', 'isolate-pod', 'delete-pod'] });
+    const { snapshots } = await h.contain();
+    expect(snapshots.events).toHaveLength(1);
+    const paths = h.fake.requests.map((r) => `${r.method} ${r.path}`);
+    const firstWrite = h.fake.requests.findIndex((r) => r.method !== 'GET');
+    const firstSnapshotRead = paths.findIndex((p) => p.endsWith('/log') || p.includes('/events'));
+    expect(firstWrite).toBeGreaterThanOrEqual(0);
+    expect(firstWrite).toBeLessThan(firstSnapshotRead);
+    expect(paths.lastIndexOf(`GET ${POD_PATH}/log`)).toBeLessThan(paths.indexOf(`DELETE ${POD_PATH}`));
+  });
+
+  it('is still taken when no action removes the pod (evidence for the summary and the bundle)', async () => {
+    const h = await setup({ actions: ['label-pod'] });
+    const { snapshots } = await h.contain();
+    expect(snapshots.events?.map((e: any) => e.message)).toEqual(['Started container checkout']);
+    expect(Object.keys(snapshots.containerLogs ?? {})).toEqual(['checkout', 'istio-proxy']);
+  });
 });
 
 describe('errors: transient throws (Pub/Sub retries), permanent is reported and acked', () => {

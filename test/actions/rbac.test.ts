@@ -6,22 +6,35 @@ import { ACTIONS, requiredRbac } from '../../src/actions/run-plan.ts';
 import { PREFLIGHT_RBAC, unionOfNeeds, type RbacNeed } from '../../src/actions/rbac.ts';
 import { ACTION_ORDER } from '../../src/core/policy.ts';
 
-const text = readFileSync(new URL('../../terraform/k8s/clusterrole.yaml', import.meta.url), 'utf8');
-const docs = parseAllDocuments(text).map((d) => d.toJS() as Record<string, any>);
-const role = docs.find((d) => d.kind === 'ClusterRole')!;
-const binding = docs.find((d) => d.kind === 'ClusterRoleBinding')!;
+function load(file: string) {
+  const docs = parseAllDocuments(readFileSync(new URL(`../../terraform/k8s/${file}`, import.meta.url), 'utf8')).map(
+    (d) => d.toJS() as Record<string, any>,
+  );
+  return { role: docs.find((d) => d.kind === 'ClusterRole')!, binding: docs.find((d) => d.kind === 'ClusterRoleBinding')! };
+}
+const { role, binding } = load('clusterrole.yaml');
+const capture = load('clusterrole-capture.yaml');
 
-function granted(): RbacNeed[] {
+function granted(r: Record<string, any> = role): RbacNeed[] {
   const needs: RbacNeed[] = [];
-  for (const rule of role.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[]) {
+  for (const rule of r.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[]) {
     for (const apiGroup of rule.apiGroups) for (const resource of rule.resources) needs.push({ apiGroup, resource, verbs: rule.verbs });
   }
   return unionOfNeeds(needs);
 }
 
 describe('terraform/k8s/clusterrole.yaml', () => {
-  it('grants exactly the union of the actions and preflight needs', () => {
-    expect(granted()).toEqual(requiredRbac());
+  it('grants exactly the union of the preflight and the default-capable actions, without exec', () => {
+    const withoutCapture = unionOfNeeds([...PREFLIGHT_RBAC, ...Object.values(ACTIONS).filter((a) => a.type !== 'capture-process-list').flatMap((a) => a.rbac)]);
+    expect(granted()).toEqual(withoutCapture);
+    expect(granted().map((n) => n.resource)).not.toContain('pods/exec');
+  });
+
+  it('clusterrole-capture.yaml adds exactly what capture-process-list needs, and the two together are everything', () => {
+    expect(granted(capture.role)).toEqual(unionOfNeeds(ACTIONS['capture-process-list'].rbac));
+    expect(unionOfNeeds([...granted(), ...granted(capture.role)])).toEqual(requiredRbac());
+    expect(capture.binding.roleRef.name).toBe(capture.role.metadata.name);
+    expect(capture.binding.subjects).toEqual(binding.subjects);
   });
 
   it('covers every action type, each declaring at least one need', () => {
@@ -31,7 +44,7 @@ describe('terraform/k8s/clusterrole.yaml', () => {
   });
 
   it('has no wildcard, no secrets, no resourceNames loophole, no nonResourceURLs', () => {
-    for (const rule of role.rules) {
+    for (const rule of [...role.rules, ...capture.role.rules]) {
       for (const v of [...rule.apiGroups, ...rule.resources, ...rule.verbs]) expect(v).not.toContain('*');
       expect(rule.resources).not.toContain('secrets');
       expect(rule.nonResourceURLs).toBeUndefined();
