@@ -111,16 +111,19 @@ const respondCommand: Command = async (args, io) => {
   });
   if (values.finding === undefined) throw new UsageError('--finding FILE is required');
   const policy = policyFromFlags(values.policy, io);
-  const now = parseNow(values.now);
+  // A fixed --now replays a finding at a given time; without it the real clock also times each step.
+  const fixed = values.now === undefined ? undefined : parseNow(values.now);
+  const now = fixed ? () => fixed : () => new Date();
   const input = readFindingFile(values.finding, io);
   // Same composition as the function (cluster access from the policy, budget/ledger/sinks from the env);
   // step logs go to stderr so stdout is one JSON document.
-  const [{ compose }, { handleInput }, { stderrLogger }] = await Promise.all([
+  const [{ compose }, { handleInput }, { jsonLineLogger }] = await Promise.all([
     import('./composition.ts'),
     import('./pipeline.ts'),
     import('./log.ts'),
   ]);
-  const { deps } = compose({ env: io.env, policy, log: stderrLogger('INFO'), now: () => now });
+  const log = jsonLineLogger((line) => io.stderr(line + '\n'), 'INFO');
+  const { deps } = compose({ env: io.env, policy, log, now });
   if (values['no-evidence']) delete deps.evidenceGatherer;
   const result = await handleInput(input, deps);
   const output = result.summary ?? {

@@ -23,8 +23,3 @@ export function jsonLineLogger(
     },
   };
 }
-
-/** For the CLI: steps go to stderr so stdout stays one JSON document. */
-export function stderrLogger(minSeverity: Severity = 'WARNING'): JsonLineLogger {
-  return jsonLineLogger((line) => process.stderr.write(line + '\n'), minSeverity);
-}

@@ -93,8 +93,12 @@ describe('functions-framework server', () => {
   it('answers 500 (Pub/Sub redelivers) when the cluster API fails in a way that can heal', async () => {
     lines.length = 0;
     kube.state.faults.push({ method: 'GET', path: /\/pods\/checkout-7c9f8d6b5-q2w8x$/, status: 503, reason: 'ServiceUnavailable', message: 'etcd leader changed' });
+    // The framework reports a thrown error on console.error before answering 500.
+    const reported = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     const res = await post('/projects/example-sec-ops/topics/scc-findings', pushBody(notificationV1()));
     expect(res.status).toBe(500);
+    expect(reported).toHaveBeenCalledWith(expect.stringMatching(/^TransientError: preflight: HTTP 503/));
+    reported.mockRestore();
     expect(logsFor('contain')).toEqual([expect.objectContaining({ severity: 'WARNING', message: expect.stringMatching(/transient/) })]);
   });
 
