@@ -11,7 +11,6 @@
 //   node scripts/demo.ts [--finding FILE] [--policy FILE] [--dry-run-only | --enforce-only] [--verbose]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +22,7 @@ import { parsePolicy, PolicyError, validatePolicy, type Policy } from '../src/co
 import type { Summary } from '../src/core/summary.ts';
 import { startFakeKubeApi, type FakeKubeApi } from '../test/fakes/kube-api-server.ts';
 import { startFakeLogging, type FakeLogging } from '../test/fakes/logging-grpc-server.ts';
-import { EmulatorUnavailableError, freePort, startFirestoreEmulator, startPubsubEmulator, type RunningEmulator } from '../test/support/emulators.ts';
+import { EmulatorUnavailableError, freePort, isListening, startFirestoreEmulator, startPubsubEmulator, type RunningEmulator } from '../test/support/emulators.ts';
 import { pubsubRest, type PulledMessage } from '../test/support/pubsub-rest.ts';
 import { startWebhookRecorder, type WebhookRecorder } from '../test/support/webhook-recorder.ts';
 import { createOut, inert, seconds, shorten, type Out } from './demo/output.ts';
@@ -136,17 +135,6 @@ function onPath(command: string): boolean {
   return (process.env.PATH ?? '').split(delimiter).some((dir) => {
     if (!dir) return false;
     return spawnSync('test', ['-x', join(dir, command)]).status === 0;
-  });
-}
-
-async function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
   });
 }
 
@@ -652,7 +640,7 @@ async function main(argv: string[], o: Out, cleanup: Cleanup): Promise<number> {
     async () => {
       await cleanup.run();
       const open: number[] = [];
-      for (const port of ports) if (await portOpen(port)) open.push(port);
+      for (const port of ports) if (await isListening(port)) open.push(port);
       if (open.length) throw new DemoError(`still listening after clean-up: ports ${open.join(', ')}`);
     },
     () => `stopped the function, both emulators and the fakes; temp files removed; ports ${ports.join(', ')} closed`,

@@ -5,9 +5,9 @@
 // and leave nothing running or listening — also when interrupted with Ctrl-C.
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isListening } from './support/emulators.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SECRET = 'sk_live_EXAMPLEDONOTUSE0000000000';
@@ -66,17 +66,6 @@ function reportedPorts(stdout: string): number[] {
   return [...ports];
 }
 
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 /** Processes still holding one of the ports: an emulator (gcloud, Java) or a functions-framework server. */
 function leftovers(ports: number[]): string[] {
   const ps = spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).stdout.split('\n');
@@ -87,7 +76,7 @@ async function expectNothingLeft(stdout: string): Promise<void> {
   const ports = reportedPorts(stdout);
   expect(ports.length).toBeGreaterThanOrEqual(6); // 2 emulators, kube, logging, webhook, ≥1 function
   const open = [];
-  for (const port of ports) if (await listening(port)) open.push(port);
+  for (const port of ports) if (await isListening(port)) open.push(port);
   expect(open).toEqual([]);
   expect(leftovers(ports)).toEqual([]);
 }

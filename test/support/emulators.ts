@@ -66,14 +66,15 @@ async function httpOk(port: number): Promise<boolean> {
   }
 }
 
-async function portClosed(port: number): Promise<boolean> {
+/** Whether something accepts connections on 127.0.0.1:port. */
+export function isListening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: HOST, port });
     socket.once('connect', () => {
       socket.destroy();
-      resolve(false);
+      resolve(true);
     });
-    socket.once('error', () => resolve(true));
+    socket.once('error', () => resolve(false));
   });
 }
 
@@ -110,7 +111,7 @@ async function startEmulator(
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) killGroup(child, 'SIGTERM');
     const deadline = Date.now() + 5000;
-    while (Date.now() < deadline && !(await portClosed(port))) await sleep(100);
+    while (Date.now() < deadline && (await isListening(port))) await sleep(100);
     killGroup(child, 'SIGKILL');
     running.delete(child);
   };
