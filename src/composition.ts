@@ -7,6 +7,7 @@ import { parseEnv, type EnvConfig } from './config.ts';
 import { jsonLineLogger, type JsonLineLogger } from './log.ts';
 import type { PipelineDeps } from './pipeline.ts';
 import { evidenceEnabled } from './evidence/enabled.ts';
+import { loadOnce } from './load-once.ts';
 import { reportWiring } from './report-wiring.ts';
 
 export const DEFAULT_POLICY_PATH = new URL('../policy/default.yaml', import.meta.url);
@@ -44,10 +45,6 @@ export function compose(options: CompositionOptions): Composition {
   const policy = options.policy ?? loadPolicy(config.SCC_RESPONDER_POLICY_FILE);
   const log = options.log ?? jsonLineLogger(undefined, config.LOG_LEVEL);
   const now = options.now ?? (() => new Date());
-  // One gatherer per instance: it holds the per-project Logging read limiter and the query coalescer.
-  let evidenceGatherer: ReturnType<NonNullable<PipelineDeps['evidenceGatherer']>> | undefined;
-  // One responder per instance: its cluster access caches endpoints and tokens until they expire.
-  let clusterResponder: ReturnType<NonNullable<PipelineDeps['clusterResponder']>> | undefined;
   const deps: PipelineDeps = {
     policy,
     log,
@@ -56,14 +53,17 @@ export function compose(options: CompositionOptions): Composition {
     ...(options.sleep ? { sleep: options.sleep } : {}),
     // Ledger, blast-radius budget and summary sinks (OPS_TOPIC, SLACK/CHAT_WEBHOOK_URL, FIRESTORE_DATABASE).
     ...reportWiring(config, options.env),
-    clusterResponder: () =>
-      (clusterResponder ??= Promise.all([import('./actions/cluster-responder.ts'), import('./adapters/gke-cluster-access.ts')]).then(
-        ([actions, access]) => actions.createClusterResponder({ policy, log, now, access: access.createClusterAccess({ policy }) }),
-      )),
+    // One responder per instance: its cluster access caches endpoints and tokens until they expire.
+    clusterResponder: loadOnce(() =>
+      Promise.all([import('./actions/cluster-responder.ts'), import('./adapters/gke-cluster-access.ts')]).then(([actions, access]) =>
+        actions.createClusterResponder({ policy, log, now, access: access.createClusterAccess({ policy }) }),
+      ),
+    ),
   };
   if (evidenceEnabled(config.SCC_RESPONDER_EVIDENCE, options.env)) {
-    deps.evidenceGatherer = () =>
-      (evidenceGatherer ??= import('./evidence/from-env.ts').then((m) =>
+    // One gatherer per instance: it holds the per-project Logging read limiter and the shared reads.
+    deps.evidenceGatherer = loadOnce(() =>
+      import('./evidence/from-env.ts').then((m) =>
         m.createEvidenceGathererFromEnv({
           policy,
           log,
@@ -72,7 +72,8 @@ export function compose(options: CompositionOptions): Composition {
           bucket: config.EVIDENCE_BUCKET,
           ...(options.sleep ? { sleep: options.sleep } : {}),
         }),
-      ));
+      ),
+    );
   }
   return { config, deps };
 }

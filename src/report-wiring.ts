@@ -3,6 +3,7 @@
 // loads neither Firestore nor Pub/Sub. Used by the composition root.
 import type { EnvConfig } from './config.ts';
 import type { Budget, Ledger, SummarySink } from './core/ports.ts';
+import { loadOnce } from './load-once.ts';
 
 /** Longer than the longest function run (gen2 event functions stop at 540 s): a live holder never loses its claim. */
 export const LEDGER_LEASE_SECONDS = 600;
@@ -17,18 +18,10 @@ export interface ReportWiring {
 
 type Env = Record<string, string | undefined>;
 
-function once<T>(make: () => Promise<T>): () => Promise<T> {
-  let value: Promise<T> | undefined;
-  return () => (value ??= make().catch((error: unknown) => {
-    value = undefined; // a failed load (e.g. a transient error) is retried by the next message
-    throw error;
-  }));
-}
-
 export function reportWiring(config: EnvConfig, env: Env): ReportWiring {
   const projectId = env.GOOGLE_CLOUD_PROJECT ?? env.GCLOUD_PROJECT;
   const wiring: ReportWiring = {
-    summarySinks: once(async () => {
+    summarySinks: loadOnce(async () => {
       const sinks: SummarySink[] = [];
       if (config.OPS_TOPIC) {
         const { pubsubSummarySink } = await import('./adapters/pubsub-sink.ts');
@@ -56,7 +49,7 @@ export function reportWiring(config: EnvConfig, env: Env): ReportWiring {
   };
   if (config.FIRESTORE_DATABASE) {
     const database = config.FIRESTORE_DATABASE;
-    const store = once(async () => {
+    const store = loadOnce(async () => {
       const { FirestoreLedger } = await import('./adapters/firestore-ledger.ts');
       return new FirestoreLedger({
         ...(projectId ? { projectId } : {}),
