@@ -85,10 +85,11 @@ export function parseFindingFlags(args: string[]): { finding: string; policy?: s
 
 const planCommand: Command = (args, io) => {
   const flags = parseFindingFlags(args);
-  const policy = policyFromFlags(flags.policy, io);
+  const env = parseEnv(io.env);
+  const policy = loadPolicy(flags.policy ?? env.SCC_RESPONDER_POLICY_FILE);
   const now = parseNow(flags.now);
   const decoded = decodeInput(readFindingFile(flags.finding, io));
-  const forceDryRun = parseEnv(io.env).SCC_RESPONDER_FORCE_DRY_RUN;
+  const forceDryRun = env.SCC_RESPONDER_FORCE_DRY_RUN;
   io.stdout(JSON.stringify({ ...plan(decoded, policy, now, { forceDryRun }), inputShape: decoded.shape }, null, 2) + '\n');
   return 0;
 };
