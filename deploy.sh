@@ -135,8 +135,9 @@ build_and_package() {
   step "Packaging the function source into ${ZIP_PATH#"$ROOT"/}"
   rm -rf "$STAGE_DIR"
   mkdir -p "$STAGE_DIR"
-  # The esbuild bundle (scripts/bundle.ts): our code and client-node in dist/ with source
-  # maps, the default policy; the Google clients stay in node_modules (from the lock file).
+  # The esbuild bundle (scripts/bundle.ts): our code in dist/ with source maps, client-node,
+  # yaml and picomatch in dist/vendor/, the default policy; the Google clients stay in
+  # node_modules (from the lock file).
   [ -f "$BUILD_DIR/function/dist/index.js" ] || die "npm run bundle did not produce $BUILD_DIR/function/dist/index.js"
   cp -R "$BUILD_DIR/function/dist" "$STAGE_DIR/dist"
   cp -R "$BUILD_DIR/function/policy" "$STAGE_DIR/policy"

@@ -22,7 +22,7 @@ if ((mode !== 'lazy' && mode !== 'eager') || !entry || !eventFile) {
 
 const EAGER_SDKS = [
   '@google-cloud/pubsub',
-  '@google-cloud/logging',
+  '@google-cloud/logging-api',
   '@google-cloud/container',
   '@google-cloud/firestore',
   '@kubernetes/client-node',

@@ -1,7 +1,7 @@
 // Every environment variable the service reads, parsed in one place at start.
 // A bad value stops the instance with a message naming the variable: a
 // misconfigured responder must fail at deploy, not at the first finding.
-import { z } from 'zod';
+import * as z from 'zod';
 
 const boolFromEnv = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', ''])

@@ -1,4 +1,4 @@
-// The evidence gatherer with the real @google-cloud/logging client against a
+// The evidence gatherer with the real Logging client (@google-cloud/logging-api) against a
 // gRPC fake of LoggingServiceV2 on loopback, and the real
 // @google-cloud/storage client against a fake of the JSON upload API.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
@@ -209,6 +209,56 @@ describe('Logging queries through the real client and a gRPC fake', () => {
     // pod logs: 3 pages; audit and node: 1 each — once, not three times.
     expect(fake.requests).toHaveLength(5);
   });
+
+  it('turns each payload kind the API sends into plain data: text, nested JSON, audit, other protos', async () => {
+    const payloads = await startFakeLogging({
+      entries: [
+        { timestamp: '2026-11-20T14:03:20.123456789Z', severity: 'WARNING', textPayload: 'sh -c id', insertId: 'a' },
+        {
+          timestamp: '2026-11-20T14:03:21.000Z',
+          jsonPayload: { message: 'exec', pid: 4242, tty: false, gone: null, argv: ['sh', '-c', 'id'], user: { uid: 0, groups: [{ name: 'root' }] } },
+          insertId: 'b',
+        },
+        { timestamp: '2026-11-20T14:03:22.000Z', audit: { methodName: 'io.k8s.core.v1.pods.exec.create', principalEmail: 'dev@example.com' }, insertId: 'c' },
+        { timestamp: '2026-11-20T14:03:23.000Z', protoTypeUrl: 'type.googleapis.com/google.appengine.logging.v1.RequestLog', insertId: 'd' },
+      ],
+    });
+    try {
+      const direct = createLogPageReader(await loggingClientOptionsFromEnv({ LOGGING_API_ENDPOINT: payloads.endpoint }));
+      const page = await direct.listPage({ resourceNames: ['projects/example-shop-prod'], filter: 'timestamp>="2026-11-20T00:00:00Z"', pageSize: 10, timeoutMs: 5_000 });
+      expect(page.nextPageToken).toBeNull();
+      expect(page.entries).toEqual([
+        {
+          timestamp: '2026-11-20T14:03:20.123Z',
+          severity: 'WARNING',
+          logName: 'projects/example-shop-prod/logs/stdout',
+          insertId: 'a',
+          resourceType: 'k8s_container',
+          textPayload: 'sh -c id',
+          jsonPayload: null,
+          audit: null,
+          protoType: null,
+        },
+        expect.objectContaining({
+          timestamp: '2026-11-20T14:03:21.000Z',
+          severity: 'DEFAULT',
+          textPayload: null,
+          jsonPayload: { message: 'exec', pid: 4242, tty: false, gone: null, argv: ['sh', '-c', 'id'], user: { uid: 0, groups: [{ name: 'root' }] } },
+          audit: null,
+        }),
+        expect.objectContaining({
+          insertId: 'c',
+          textPayload: null,
+          jsonPayload: null,
+          audit: expect.objectContaining({ methodName: 'io.k8s.core.v1.pods.exec.create', principalEmail: 'dev@example.com' }),
+          protoType: null,
+        }),
+        expect.objectContaining({ insertId: 'd', audit: null, jsonPayload: null, protoType: 'type.googleapis.com/google.appengine.logging.v1.RequestLog' }),
+      ]);
+    } finally {
+      await payloads.close();
+    }
+  });
 });
 
 describe('the evidence bundle through the real Storage client and a JSON API fake', () => {
@@ -354,7 +404,7 @@ describe('a failing Logging never blocks the actions (handleInput end to end)', 
       log: recordingLog(),
       now: () => PLANNED_AT,
       evidenceGatherer: async () => {
-        throw new Error('Cannot find module @google-cloud/logging');
+        throw new Error('Cannot find module @google-cloud/logging-api');
       },
     });
     expect(result.status).toBe('responded');

@@ -116,6 +116,7 @@ export async function preflight(kube: KubeApi, plan: Plan, policy: Policy): Prom
   };
   const namespace = target.namespace;
   const name = target.pod;
+  let nodeRead: Promise<Node | null> | undefined;
 
   // The plan drops protected namespaces already; a policy edit between plan and act must not matter.
   if (namespace !== null && isProtectedNamespace(policy, namespace)) {
@@ -148,6 +149,14 @@ export async function preflight(kube: KubeApi, plan: Plan, policy: Policy): Prom
         result.podBlock = { status: 'skipped', reason: `pod is terminating (deletionTimestamp ${pod.metadata.deletionTimestamp})` };
         result.removalBlock = { status: 'already', reason: `pod is already terminating (deletionTimestamp ${pod.metadata.deletionTimestamp})` };
       }
+      // The node does not depend on the owners: read it alongside them, one round trip to the
+      // API server fewer before containment. Handled here too, so that a failing owner read
+      // cannot leave its rejection unobserved; awaited below, where it is still thrown.
+      const nodeName = pod.spec?.nodeName ?? target.node;
+      if (nodeName !== null) {
+        nodeRead = kube.readNode(nodeName);
+        nodeRead.catch(() => undefined);
+      }
       await readOwners(kube, pod, policy, result);
       if (pod.spec?.hostNetwork) result.warnings.push('pod uses hostNetwork: a NetworkPolicy does not isolate it');
       // The floor matters only to removal; a plan without one spares the list call before containment.
@@ -163,7 +172,7 @@ export async function preflight(kube: KubeApi, plan: Plan, policy: Policy): Prom
   if (result.nodeName === null) {
     result.nodeBlock = { status: 'skipped', reason: 'no node is known for this pod' };
   } else {
-    result.node = await kube.readNode(result.nodeName);
+    result.node = await (nodeRead ?? kube.readNode(result.nodeName));
     if (result.node === null) result.nodeBlock = { status: 'skipped', reason: `node ${result.nodeName} no longer exists` };
     else result.checks.push(`node ${result.nodeName} found`);
   }

@@ -6,13 +6,20 @@
 // occurrence and `b-<sha256>` per cluster budget. Both carry `expireAt`, so a
 // single Firestore TTL policy on that field (terraform) cleans them up.
 import { randomUUID, createHash } from 'node:crypto';
-import { Firestore, Timestamp, type DocumentReference, type Transaction } from '@google-cloud/firestore';
+import { createRequire } from 'node:module';
+import type * as FirestoreSdk from '@google-cloud/firestore';
+import type { DocumentReference, Transaction } from '@google-cloud/firestore';
 import { evaluateBudget, type BudgetEntry } from '../core/budget.ts';
 import { PermanentError, TransientError } from '../core/errors.ts';
 import type { ActionOutcome } from '../core/outcome.ts';
 import type { ActionType } from '../core/policy.ts';
 import type { Budget, BudgetDecision, BudgetRequest, FindingKey, Ledger, LedgerClaim, SinkDelivery } from '../core/ports.ts';
 import type { Summary } from '../core/summary.ts';
+
+// require(), not import: see src/adapters/cloud-logging.ts.
+const { Firestore, Timestamp } = createRequire(import.meta.url)('@google-cloud/firestore') as typeof FirestoreSdk;
+type Firestore = FirestoreSdk.Firestore;
+type Timestamp = FirestoreSdk.Timestamp;
 
 export interface FirestoreLedgerOptions {
   /** Default: the library's detection (GOOGLE_CLOUD_PROJECT / metadata server). */

@@ -6,6 +6,7 @@
 // Types only: the Container API client and google-auth-library load on the first GKE
 // endpoint lookup (#resolve), so a kubeconfig-mapped cluster never pays ~0.5 s for them
 // before its first containment write (bench/: cold start is time-to-contain).
+import { createRequire } from 'node:module';
 import type { GoogleAuth } from 'google-auth-library';
 import { PermanentError, TransientError } from '../core/errors.ts';
 import type { Policy } from '../core/policy.ts';
@@ -138,10 +139,10 @@ export class ClusterAccess implements ClusterConnector {
 
   async #resolve(clusterName: string): Promise<GkeEndpoint> {
     if (this.#clusterManager === undefined || this.#tokenProvider === undefined) {
-      const [{ GoogleAuth }, { ClusterManagerClient }] = await Promise.all([
-        import('google-auth-library'),
-        import('@google-cloud/container'),
-      ]);
+      // require(), not import: see src/adapters/cloud-logging.ts.
+      const requireCjs = createRequire(import.meta.url);
+      const { GoogleAuth } = requireCjs('google-auth-library') as typeof import('google-auth-library');
+      const { ClusterManagerClient } = requireCjs('@google-cloud/container') as typeof import('@google-cloud/container');
       // One ADC client for both: the token for the Kubernetes API and the Container API's own auth.
       const auth = new GoogleAuth({ scopes: [CLOUD_PLATFORM] });
       this.#tokenProvider ??= adcTokenProvider(auth);

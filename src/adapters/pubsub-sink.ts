@@ -1,9 +1,13 @@
 // Publishes the summary JSON to the ops Pub/Sub topic, with attributes that
 // subscriptions can filter on (category, severity, cluster, outcome).
-import { PubSub, type ClientConfig } from '@google-cloud/pubsub';
+import { createRequire } from 'node:module';
+import type { ClientConfig } from '@google-cloud/pubsub';
 import { PermanentError, TransientError } from '../core/errors.ts';
 import type { SummarySink } from '../core/ports.ts';
 import { summaryAttributes, type Summary } from '../core/summary.ts';
+
+// require(), not import: see src/adapters/cloud-logging.ts.
+const { PubSub } = createRequire(import.meta.url)('@google-cloud/pubsub') as typeof import('@google-cloud/pubsub');
 
 export interface PubsubSinkOptions {
   /** `projects/P/topics/T`, or a topic id in the client's project. */

@@ -1,6 +1,6 @@
 // Tells apart the shapes a finding arrives in and unwraps them to one
 // NotificationMessage. This is the edge: everything after it works on parsed data.
-import { z } from 'zod';
+import * as z from 'zod';
 import { findingSchema, notificationSchema, type Notification } from './finding-schema.ts';
 
 export const PUBSUB_MESSAGE_PUBLISHED = 'google.cloud.pubsub.topic.v1.messagePublished';

@@ -2,7 +2,7 @@
 // google.cloud.securitycenter.v1/v2 Finding) that the responder reads.
 // proto3 makes every field optional, and int64 fields arrive as JSON strings:
 // every field here is optional, and unknown fields pass through untouched.
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** int64 in proto3 JSON is a decimal string; accept numbers too and keep a string. */
 export const int64 = z

@@ -3,7 +3,7 @@
 // a security policy must be an error that names the field, not a silent default.
 import picomatch from 'picomatch';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isLabelKey, isLabelValue } from './k8s-names.ts';
 
 /** In the order the plan runs them: containment that keeps the pod first, removal last. */

@@ -50,7 +50,7 @@ function modulesLoadedFor(event: unknown, env: Record<string, string> = {}, entr
 
 const SDKS = [
   '@google-cloud/pubsub',
-  '@google-cloud/logging',
+  '@google-cloud/logging-api',
   '@google-cloud/container',
   '@google-cloud/firestore',
   '@google-cloud/storage',

@@ -24,9 +24,11 @@ export interface FakeLogEntry {
   insertId?: string;
   resource?: { type: string; labels?: Record<string, string> };
   textPayload?: string;
-  jsonPayload?: Record<string, string | number | boolean>;
+  jsonPayload?: Record<string, FakeJson>;
   /** Encoded as a google.cloud.audit.AuditLog inside protoPayload. */
   audit?: FakeAuditFields;
+  /** Any other protoPayload: its type URL, with opaque bytes. */
+  protoTypeUrl?: string;
 }
 
 export interface RecordedListRequest {
@@ -67,8 +69,8 @@ export interface FakeLogging {
 const AUDIT_LOG_TYPE_URL = 'type.googleapis.com/google.cloud.audit.AuditLog';
 
 function protoDirs(): string[] {
-  // The protos ship inside the Logging client's own API package (logging-api), the common ones in google-gax.
-  const loggingRequire = createRequire(createRequire(import.meta.url).resolve('@google-cloud/logging'));
+  // The protos ship inside the Logging client's package (logging-api), the common ones in google-gax.
+  const loggingRequire = createRequire(createRequire(import.meta.url).resolve('@google-cloud/logging-api'));
   const loggingApi = path.resolve(path.dirname(loggingRequire.resolve('@google-cloud/logging-api')), '../protos');
   const gax = path.resolve(path.dirname(loggingRequire.resolve('google-gax')), '../protos');
   return [loggingApi, gax];
@@ -106,12 +108,19 @@ function toTimestamp(iso: string): { seconds: string; nanos: number } {
   return { seconds: String(Math.floor(ms / 1000)), nanos: Number(fraction.padEnd(9, '0').slice(0, 9)) };
 }
 
-function toStruct(obj: Record<string, string | number | boolean>) {
-  const fields: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) {
-    fields[k] = typeof v === 'string' ? { stringValue: v } : typeof v === 'number' ? { numberValue: v } : { boolValue: v };
-  }
-  return { fields };
+export type FakeJson = string | number | boolean | null | FakeJson[] | { [key: string]: FakeJson };
+
+function toValue(v: FakeJson): Record<string, unknown> {
+  if (v === null) return { nullValue: 'NULL_VALUE' };
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'number') return { numberValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(toValue) } };
+  return { structValue: toStruct(v) };
+}
+
+function toStruct(obj: { [key: string]: FakeJson }) {
+  return { fields: Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, toValue(v)])) };
 }
 
 function toProtoEntry(e: FakeLogEntry, i: number) {
@@ -124,6 +133,7 @@ function toProtoEntry(e: FakeLogEntry, i: number) {
   };
   if (e.audit) // protobufjs reads Any by its proto field names, whatever keepCase says.
     entry.protoPayload = { type_url: AUDIT_LOG_TYPE_URL, value: encodeAuditLog(e.audit) };
+  else if (e.protoTypeUrl) entry.protoPayload = { type_url: e.protoTypeUrl, value: Buffer.from([8, 1]) };
   else if (e.jsonPayload) entry.jsonPayload = toStruct(e.jsonPayload);
   else entry.textPayload = e.textPayload ?? '';
   return entry;
