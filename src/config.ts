@@ -58,6 +58,12 @@ export const envSchema = z.object({
    */
   SCC_RESPONDER_EVIDENCE: z.enum(['auto', 'on', 'off']).default('auto'),
   LEDGER_COLLECTION: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'expected a collection id (letters, digits, _ or -)').default('scc-responder-ledger'),
+  /**
+   * How long a claimed finding stays its claimant's. Longer than the function's timeout, so a live
+   * run never loses its claim; no longer than that needs, because it is how long a redelivery waits
+   * after an instance died mid-run. terraform sets the timeout + 60 s; 600 covers the 540 s maximum.
+   */
+  LEDGER_LEASE_SECONDS: z.coerce.number().int().min(60).max(3600).default(600),
 });
 
 export type EnvConfig = z.output<typeof envSchema>;

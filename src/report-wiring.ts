@@ -5,8 +5,6 @@ import type { EnvConfig } from './config.ts';
 import type { Budget, Ledger, SummarySink } from './core/ports.ts';
 import { loadOnce } from './load-once.ts';
 
-/** Longer than the longest function run (gen2 event functions stop at 540 s): a live holder never loses its claim. */
-export const LEDGER_LEASE_SECONDS = 600;
 /** Ledger and budget documents expire (Firestore TTL on expireAt) this long after their last write. */
 export const LEDGER_TTL_DAYS = 30;
 
@@ -55,7 +53,7 @@ export function reportWiring(config: EnvConfig, env: Env): ReportWiring {
         ...(projectId ? { projectId } : {}),
         databaseId: database,
         collection: config.LEDGER_COLLECTION,
-        leaseSeconds: LEDGER_LEASE_SECONDS,
+        leaseSeconds: config.LEDGER_LEASE_SECONDS,
         ttlDays: LEDGER_TTL_DAYS,
         ...(env.FIRESTORE_EMULATOR_HOST ? { emulatorHost: env.FIRESTORE_EMULATOR_HOST } : {}),
       });

@@ -74,6 +74,9 @@ resource "google_cloudfunctions2_function" "responder" {
       OPS_TOPIC                   = google_pubsub_topic.ops.id
       FIRESTORE_DATABASE          = google_firestore_database.ledger.name
       LEDGER_COLLECTION           = var.ledger_collection
+      # A live run never outlasts the timeout, so its claim need not either: a redelivery after
+      # an instance died mid-run takes over this long after the claim, not after 10 minutes.
+      LEDGER_LEASE_SECONDS = var.function_timeout_seconds + 60
       # Gen2 functions do not set it; the clients' default project (quota, Logging URLs).
       GOOGLE_CLOUD_PROJECT = var.project_id
       # Always set so the code sees "" (no bucket) rather than a missing variable.

@@ -9,7 +9,12 @@ describe('environment configuration', () => {
       LOG_LEVEL: 'INFO',
       SCC_RESPONDER_EVIDENCE: 'auto',
       LEDGER_COLLECTION: 'scc-responder-ledger',
+      LEDGER_LEASE_SECONDS: 600,
     });
+  });
+
+  it('reads the ledger lease terraform derives from the function timeout', () => {
+    expect(parseEnv({ LEDGER_LEASE_SECONDS: '180' }).LEDGER_LEASE_SECONDS).toBe(180);
   });
 
   it.each([
@@ -19,6 +24,8 @@ describe('environment configuration', () => {
     ['FIRESTORE_DATABASE', 'Bad_DB'],
     ['EVIDENCE_BUCKET', 'gs://bucket'],
     ['SCC_RESPONDER_EVIDENCE', 'yes'],
+    ['LEDGER_LEASE_SECONDS', '30'],
+    ['LEDGER_LEASE_SECONDS', '10 minutes'],
   ])('rejects a bad %s, naming it', (name, value) => {
     expect(() => parseEnv({ [name]: value })).toThrow(ConfigError);
     expect(() => parseEnv({ [name]: value })).toThrow(new RegExp(`^invalid configuration: ${name}:`));

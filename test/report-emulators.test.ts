@@ -15,6 +15,8 @@ import type { ClusterResponder, ContainmentRequest, Severity } from '../src/core
 import { formatSlack } from '../src/core/slack-format.ts';
 import { findingKey, type Summary } from '../src/core/summary.ts';
 import { handleInput, type PipelineDeps, type PipelineResult } from '../src/pipeline.ts';
+import { parseEnv } from '../src/config.ts';
+import { reportWiring } from '../src/report-wiring.ts';
 import { emulatorOrSkip, startFirestoreEmulator, startPubsubEmulator } from './support/emulators.ts';
 import { notificationV1, pushBody } from './support/fixtures.ts';
 import { pubsubRest } from './support/pubsub-rest.ts';
@@ -319,5 +321,23 @@ d('ledger and summary on the emulators', () => {
       expect(expireAt).toBeLessThan(now.getTime() + 32 * 86_400_000);
       expect(doc.id).toMatch(/^[fb]-[a-f0-9]{64}$/);
     }
+  });
+
+  it('the ledger the composition root builds holds a claim for LEDGER_LEASE_SECONDS (terraform: timeout + 60)', async () => {
+    const env = {
+      FIRESTORE_DATABASE: '(default)',
+      LEDGER_COLLECTION: `ledger-lease-${randomUUID().slice(0, 8)}`,
+      LEDGER_LEASE_SECONDS: '180',
+      FIRESTORE_EMULATOR_HOST: firestoreEmu!.hostPort,
+      GOOGLE_CLOUD_PROJECT: PROJECT,
+    };
+    const ledger = (await reportWiring(parseEnv(env), env).ledger!()) as FirestoreLedger;
+    closers.push(() => ledger.close());
+    const key = findingKey(notificationV1().finding);
+    const claimedAt = Date.parse('2026-11-20T14:05:00.000Z');
+    expect((await ledger.claim(key, new Date(claimedAt))).kind).toBe('acquired');
+    // An instance that died mid-run holds the finding for 3 minutes, not 10.
+    expect(await ledger.claim(key, new Date(claimedAt + 179_000))).toMatchObject({ kind: 'busy', leaseExpiresAt: '2026-11-20T14:08:00.000Z' });
+    expect(await ledger.claim(key, new Date(claimedAt + 181_000))).toMatchObject({ kind: 'acquired', attempt: 2 });
   });
 });

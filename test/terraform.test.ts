@@ -177,6 +177,10 @@ describe('the function', () => {
     expect(env.SCC_RESPONDER_POLICY_FILE).toBe('${var.policy_file}');
     expect(env.OPS_TOPIC).toBe('${google_pubsub_topic.ops.id}');
     expect(env.FIRESTORE_DATABASE).toBe('${google_firestore_database.ledger.name}');
+    // The lease outlasts any run (timeout ≤ 540) and stays within what src/config.ts accepts (60..3600).
+    expect(env.LEDGER_LEASE_SECONDS).toBe('${var.function_timeout_seconds + 60}');
+    expect(stack.variable.function_timeout_seconds![0]!.validation[0].condition).toContain('var.function_timeout_seconds <= 540');
+    expect(stack.variable.function_timeout_seconds![0]!.validation[0].condition).toContain('var.function_timeout_seconds >= 30');
   });
 
   it('runs the bundle with the Node flags the benchmark measured (source maps, small young generation)', () => {
