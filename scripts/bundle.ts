@@ -162,10 +162,11 @@ export async function bundleFunction(packageDir: string = DEFAULT_BUNDLE_DIR): P
   });
   const chunks = Object.keys(ours.metafile!.outputs).filter((o) => o.endsWith('.js'));
   const sources = new Map<string, string>();
-  for (const [name, { names, star }] of vendorImports(chunks.map((o) => readFileSync(join(ROOT, o), 'utf8')))) {
-    const pkg = Object.keys(VENDORED).find((p) => VENDORED[p] === name)!;
+  const used = vendorImports(chunks.map((o) => readFileSync(join(ROOT, o), 'utf8')));
+  for (const [pkg, file] of Object.entries(VENDORED)) {
+    const { names, star } = used.get(file)!;
     const lines = [star ? `export * from '${pkg}';` : '', names.size ? `export { ${[...names].join(', ')} } from '${pkg}';` : ''];
-    sources.set(name, lines.join('\n'));
+    sources.set(file, lines.join('\n'));
   }
   const vendor = await build({
     ...COMMON,

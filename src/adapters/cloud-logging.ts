@@ -94,9 +94,9 @@ function toIso(value: RawLogEntry['timestamp']): string | null {
  * google.protobuf.Struct → plain JSON. The client decodes with defaults and oneof names, so
  * every Value carries all six fields and `kind` says which one is meant.
  */
-function structToJson(struct: protos.google.protobuf.IStruct | null | undefined): Record<string, unknown> {
+function structToJson(struct: protos.google.protobuf.IStruct | null | undefined, depth = 0): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(struct?.fields ?? {})) out[key] = valueToJson(value);
+  for (const [key, value] of Object.entries(struct?.fields ?? {})) out[key] = valueToJson(value, depth);
   return out;
 }
 
@@ -111,7 +111,7 @@ function valueToJson(value: RawValue, depth = 0): unknown {
     case 'boolValue':
       return value.boolValue;
     case 'structValue':
-      return Object.fromEntries(Object.entries(value.structValue?.fields ?? {}).map(([k, v]) => [k, valueToJson(v, depth + 1)]));
+      return structToJson(value.structValue, depth + 1);
     case 'listValue':
       return (value.listValue?.values ?? []).map((v) => valueToJson(v, depth + 1));
     default:
