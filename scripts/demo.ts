@@ -20,7 +20,7 @@ import { decodeInput, DecodeError, type DecodedInput } from '../src/core/envelop
 import { plan as makePlan, type Plan } from '../src/core/plan.ts';
 import { parsePolicy, PolicyError, validatePolicy, type Policy } from '../src/core/policy.ts';
 import type { Summary } from '../src/core/summary.ts';
-import { startFakeKubeApi, type FakeKubeApi } from '../test/fakes/kube-api-server.ts';
+import { selectorMatches, startFakeKubeApi, type FakeKubeApi } from '../test/fakes/kube-api-server.ts';
 import { startFakeLogging, type FakeLogging } from '../test/fakes/logging-grpc-server.ts';
 import { EmulatorUnavailableError, freePort, isListening, startFirestoreEmulator, startPubsubEmulator, type RunningEmulator } from '../test/support/emulators.ts';
 import { pubsubRest, type PulledMessage } from '../test/support/pubsub-rest.ts';
@@ -670,9 +670,15 @@ function renderSandbox(o: Out, kube: FakeKubeApi, w: { namespace: string | null;
     o.line(`${label('pod')}${inert(ns)}/${inert(w.pod)} ${o.green('deleted')} (gone)`);
   }
   const policies = [...kube.state.networkPolicies.values()].filter((p) => p.metadata?.namespace === ns);
+  const podLabels = (w.pod ? kube.state.pods.get(`${ns}/${w.pod}`)?.metadata.labels : undefined) ?? {};
   for (const np of policies) {
-    const selector = Object.entries(np.spec?.podSelector?.matchLabels ?? {}).map(([k, v]) => `${k}=${inert(v)}`).join(',');
-    o.line(`${label('NetworkPolicy')}${inert(ns)}/${inert(np.metadata.name)}: selects ${selector}; policyTypes ${inert((np.spec?.policyTypes ?? []).join('+'))} with no rules = all traffic denied`);
+    const selector = Object.entries(np.spec?.podSelector?.matchLabels ?? {}).map(([k, v]) => `${k}=${inert(v)}`).join(',') || '{} (every pod)';
+    const allows = (np.spec?.ingress?.length ?? 0) > 0 || (np.spec?.egress?.length ?? 0) > 0;
+    const selectsPod = w.pod !== null && selectorMatches(np.spec?.podSelector, podLabels);
+    const effect = allows
+      ? `allows traffic; ${selectsPod ? o.red('still selects the pod') : o.green('no longer selects the pod')}`
+      : `no rules = all traffic denied${selectsPod ? ' to the pod' : ''}`;
+    o.line(`${label('NetworkPolicy')}${inert(ns)}/${inert(np.metadata.name)}: selects ${selector}; policyTypes ${inert((np.spec?.policyTypes ?? []).join('+'))}, ${effect}`);
   }
   if (policies.length === 0) o.line(`${label('NetworkPolicy')}${o.yellow('none')}`);
   if (w.node) {

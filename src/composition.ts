@@ -50,6 +50,8 @@ export function compose(options: CompositionOptions): Composition {
     log,
     now,
     forceDryRun: config.SCC_RESPONDER_FORCE_DRY_RUN,
+    timeoutMs: config.SCC_RESPONDER_TIMEOUT_SECONDS * 1000,
+    ledgerTimeoutMs: config.LEDGER_TIMEOUT_SECONDS * 1000,
     ...(options.sleep ? { sleep: options.sleep } : {}),
     // Ledger, blast-radius budget and summary sinks (OPS_TOPIC, SLACK/CHAT_WEBHOOK_URL, FIRESTORE_DATABASE).
     ...reportWiring(config, options.env),

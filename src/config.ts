@@ -64,6 +64,16 @@ export const envSchema = z.object({
    * after an instance died mid-run. terraform sets the timeout + 60 s; 600 covers the 540 s maximum.
    */
   LEDGER_LEASE_SECONDS: z.coerce.number().int().min(60).max(3600).default(600),
+  /**
+   * Upper bound for each ledger or budget call (Firestore). Past it the ledger counts as
+   * unavailable for the rest of the delivery: the response goes on and says so.
+   */
+  LEDGER_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(60).default(5),
+  /**
+   * The function's timeout (terraform sets function_timeout_seconds). The delivery's time budget:
+   * actions start within the first 40 %, evidence ends by 65 %, and the summary still goes out.
+   */
+  SCC_RESPONDER_TIMEOUT_SECONDS: z.coerce.number().int().min(10).max(3600).default(120),
 });
 
 export type EnvConfig = z.output<typeof envSchema>;

@@ -40,21 +40,55 @@ export interface ReportDeps {
   summarySinks?: () => Promise<SummarySink[]>;
   sinkRetry?: SinkRetry;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Upper bound for each ledger or budget call. The Firestore client retries an
+   * unreachable endpoint for minutes, past the function's timeout: a call that
+   * has not answered by then counts as "ledger unavailable", never as a hang.
+   */
+  ledgerTimeoutMs?: number;
 }
+
+export const DEFAULT_LEDGER_TIMEOUT_MS = 5_000;
 
 type Ids = Record<string, unknown>;
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** The ledger or budget store did not answer within ReportDeps.ledgerTimeoutMs. */
+export class LedgerTimeoutError extends Error {
+  override readonly name = 'LedgerTimeoutError';
+}
+
+/** Rejects after `ms` with a LedgerTimeoutError; the abandoned call is left to finish or fail on its own. */
+export async function withDeadline<T>(what: string, ms: number, work: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new LedgerTimeoutError(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work(), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 300);
+
 /** What one delivery of a message knows about the finding's history, with or without a ledger. */
 export interface LedgerSession {
   readonly duplicate: boolean;
+  /** Deliveries of this finding the ledger has counted, this one included (1 without a ledger). */
   readonly attempt: number;
+  /** The ledger holds this finding's claim, so `attempt` counts rounds and a retry resumes from the record. */
+  readonly counted: boolean;
   readonly previous: ReadonlyMap<ActionType, ActionOutcome>;
   readonly summary: Summary | null;
   readonly deliveries: Readonly<Record<string, SinkDelivery>>;
   /** Why destructive actions cannot be allowed (no ledger/budget store), if so. */
   readonly unsafe: string | null;
+  /** Set once a ledger write failed or timed out mid-run: later writes are skipped, the summary says so. */
+  readonly lost: string | null;
+  /** These never throw and never wait past the ledger timeout; a failure sets `lost`. Writes run in order. */
   recordOutcomes(outcomes: ActionOutcome[]): Promise<void>;
   recordSummary(summary: Summary): Promise<void>;
   recordDelivery(sink: string, delivery: SinkDelivery): Promise<void>;
@@ -67,10 +101,12 @@ function noLedgerSession(unsafe: string, fields: Partial<LedgerSession> = {}): L
   return {
     duplicate: false,
     attempt: 1,
+    counted: false,
     previous: new Map(),
     summary: null,
     deliveries: {},
     unsafe,
+    lost: null,
     recordOutcomes: async () => {},
     recordSummary: async () => {},
     recordDelivery: async () => {},
@@ -81,10 +117,10 @@ function noLedgerSession(unsafe: string, fields: Partial<LedgerSession> = {}): L
 }
 
 /**
- * Claims the finding. Throws TransientError when another instance holds it
- * (or the ledger is briefly unavailable). A ledger that fails permanently
- * (permission, missing database) does not stop the report: the run goes on
- * without dedupe and with every destructive action refused.
+ * Claims the finding. Throws TransientError only when another instance holds
+ * it. A ledger that fails, permanently or not, or does not answer in time, does
+ * not stop the response: the run goes on without dedupe, the non-destructive
+ * actions proceed (they are idempotent) and every destructive one is refused.
  */
 export async function openLedgerSession(key: FindingKey, deps: ReportDeps, ids: Ids): Promise<LedgerSession> {
   const { log } = deps;
@@ -92,16 +128,17 @@ export async function openLedgerSession(key: FindingKey, deps: ReportDeps, ids: 
     log.log('WARNING', 'ledger', 'no ledger configured (FIRESTORE_DATABASE unset): redeliveries are not deduplicated', ids);
     return noLedgerSession('no ledger configured (FIRESTORE_DATABASE unset)');
   }
+  const timeoutMs = deps.ledgerTimeoutMs ?? DEFAULT_LEDGER_TIMEOUT_MS;
   let ledger: Ledger;
   let claim: LedgerClaim;
   try {
+    // Loading the client is CPU-bound and cannot hang; the deadline is for the network calls.
     ledger = await deps.ledger();
-    claim = await ledger.claim(key, deps.now());
+    claim = await withDeadline('ledger claim', timeoutMs, () => ledger.claim(key, deps.now()));
   } catch (error) {
-    if (error instanceof TransientError) throw error;
-    const message = error instanceof Error ? error.message : String(error);
-    log.log('ERROR', 'ledger', 'ledger unavailable: reporting without dedupe, destructive actions refused', { ...ids, error: message.slice(0, 300) });
-    return noLedgerSession(`ledger unavailable (${message.slice(0, 120)})`);
+    const message = errorText(error);
+    log.log('ERROR', 'ledger', 'ledger unavailable: containing without dedupe, destructive actions refused', { ...ids, error: message });
+    return noLedgerSession(`ledger unavailable (${message.slice(0, 160)})`);
   }
   if (claim.kind === 'completed') {
     log.log('INFO', 'ledger', 'finding already handled: acked as duplicate', { ...ids, key: key.id, completedAt: claim.completedAt });
@@ -122,22 +159,40 @@ export async function openLedgerSession(key: FindingKey, deps: ReportDeps, ids: 
       deliveries: claim.deliveries,
     });
   }
+  let lost: string | null = null;
+  let queue: Promise<void> = Promise.resolve();
+  // One document, one writer at a time: parallel transactions on it only contend.
+  const write = (what: string, work: () => Promise<void>): Promise<void> =>
+    (queue = queue.then(async () => {
+      if (lost !== null) return;
+      try {
+        await withDeadline(what, timeoutMs, work);
+      } catch (error) {
+        lost = `${what} failed (${errorText(error).slice(0, 160)})`;
+        log.log('ERROR', 'ledger', 'ledger lost mid-run: the response goes on and is reported, without dedupe', { ...ids, error: lost });
+      }
+    }));
   return {
     duplicate: false,
     attempt: claim.attempt,
+    counted: true,
     previous: claim.previous,
     summary: claim.summary,
     deliveries: claim.deliveries,
     unsafe: null,
-    recordOutcomes: (outcomes) => ledger.recordOutcomes(key, token, outcomes, deps.now()),
-    recordSummary: (summary) => ledger.recordSummary(key, token, summary, deps.now()),
-    recordDelivery: (sink, delivery) => ledger.recordDelivery(key, token, sink, delivery, deps.now()),
-    complete: () => ledger.complete(key, token, deps.now()),
+    get lost() {
+      return lost;
+    },
+    recordOutcomes: (outcomes) => write('ledger record outcomes', () => ledger.recordOutcomes(key, token, outcomes, deps.now())),
+    recordSummary: (summary) => write('ledger record summary', () => ledger.recordSummary(key, token, summary, deps.now())),
+    recordDelivery: (sink, delivery) => write('ledger record delivery', () => ledger.recordDelivery(key, token, sink, delivery, deps.now())),
+    complete: () => write('ledger complete', () => ledger.complete(key, token, deps.now())),
     release: async () => {
+      await queue;
       try {
-        await ledger.release(key, token, deps.now());
+        await withDeadline('ledger release', timeoutMs, () => ledger.release(key, token, deps.now()));
       } catch (error) {
-        log.log('WARNING', 'ledger', 'could not release the claim; the retry waits for the lease to expire', { ...ids, error: String(error).slice(0, 300) });
+        log.log('WARNING', 'ledger', 'could not release the claim; the retry waits for the lease to expire', { ...ids, error: errorText(error) });
       }
     },
   };
@@ -157,16 +212,18 @@ export async function reserveBudget(plan: Plan, key: FindingKey, policy: Policy,
   };
   if (session.unsafe !== null) return refuseAll(session.unsafe);
   if (!deps.budget) return refuseAll('no budget store configured');
+  const timeoutMs = deps.ledgerTimeoutMs ?? DEFAULT_LEDGER_TIMEOUT_MS;
   try {
     const budget = await deps.budget();
-    const decision = await budget.reserve({
+    const target = plan.target;
+    const decision = await withDeadline('budget reserve', timeoutMs, () => budget.reserve({
       key: key.id,
-      cluster: plan.target.clusterName,
-      namespace: plan.target.namespace,
+      cluster: target.clusterName,
+      namespace: target.namespace,
       actions,
       limits: policy.budget,
       now: deps.now(),
-    });
+    }));
     if (decision.denied.size > 0) {
       deps.log.log('WARNING', 'budget', 'blast-radius budget exceeded: actions refused', {
         ...ids,
@@ -176,11 +233,9 @@ export async function reserveBudget(plan: Plan, key: FindingKey, policy: Policy,
     }
     return decision.denied;
   } catch (error) {
-    if (error instanceof TransientError) {
-      await session.release();
-      throw error;
-    }
-    return refuseAll(`budget store unavailable (${String(error).slice(0, 120)})`);
+    // Without a budget no destructive action may run; the rest of the plan still does.
+    deps.log.log('ERROR', 'budget', 'budget store unavailable: destructive actions refused', { ...ids, error: errorText(error) });
+    return refuseAll(`budget store unavailable (${errorText(error).slice(0, 120)})`);
   }
 }
 
@@ -192,8 +247,11 @@ export async function refundUnusedBudget(plan: Plan, key: FindingKey, outcomes: 
     .map((o) => o.type);
   if (unused.length === 0) return;
   try {
+    const timeoutMs = deps.ledgerTimeoutMs ?? DEFAULT_LEDGER_TIMEOUT_MS;
     const budget = await deps.budget();
-    await budget.refund({ key: key.id, cluster: plan.target.clusterName, namespace: plan.target.namespace, actions: unused, now: deps.now() });
+    await withDeadline('budget refund', timeoutMs, () =>
+      budget.refund({ key: key.id, cluster: plan.target!.clusterName, namespace: plan.target!.namespace, actions: unused, now: deps.now() }),
+    );
   } catch (error) {
     // Keeping the reservation only makes the budget stricter: never fail the run over it.
     deps.log.log('WARNING', 'budget', 'could not refund unused budget', { ...ids, actions: unused, error: String(error).slice(0, 300) });
@@ -213,13 +271,13 @@ export function logSink(log: StepLogger): SummarySink {
 
 async function deliverOne(sink: SummarySink, summary: Summary, previous: SinkDelivery | undefined, deps: ReportDeps, retry: SinkRetry): Promise<{ delivery: SinkDelivery; retryable: boolean }> {
   const sleep = deps.sleep ?? defaultSleep;
-  let attempts = previous?.attempts ?? 0;
+  let attempts = previous !== undefined && (previous.round ?? summary.round) === summary.round ? previous.attempts : 0;
   let lastError: unknown;
   for (let i = 0; i < retry.attempts; i++) {
     attempts++;
     try {
       await sink.deliver(summary);
-      return { delivery: { status: 'sent', attempts, at: deps.now().toISOString() }, retryable: false };
+      return { delivery: { status: 'sent', attempts, at: deps.now().toISOString(), round: summary.round }, retryable: false };
     } catch (error) {
       lastError = error;
       if (!(error instanceof TransientError)) break;
@@ -228,7 +286,7 @@ async function deliverOne(sink: SummarySink, summary: Summary, previous: SinkDel
   }
   const message = lastError instanceof Error ? lastError.message : String(lastError);
   return {
-    delivery: { status: 'failed', attempts, at: deps.now().toISOString(), error: message.slice(0, 300) },
+    delivery: { status: 'failed', attempts, at: deps.now().toISOString(), error: message.slice(0, 300), round: summary.round },
     retryable: !(lastError instanceof PermanentError) && lastError instanceof TransientError,
   };
 }
@@ -251,7 +309,8 @@ export async function deliverSummary(summary: Summary, session: LedgerSession, d
   await Promise.all(
     sinks.map(async (sink) => {
       const previous = session.deliveries[sink.name];
-      if (previous?.status === 'sent') return;
+      // A sink that had an earlier round's (interim) summary still gets this one: it is an update.
+      if (previous?.status === 'sent' && (previous.round ?? summary.round) === summary.round) return;
       const { delivery, retryable } = await deliverOne(sink, summary, previous, deps, retry);
       results[sink.name] = delivery;
       await record(sink.name, delivery);

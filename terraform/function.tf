@@ -77,6 +77,11 @@ resource "google_cloudfunctions2_function" "responder" {
       # A live run never outlasts the timeout, so its claim need not either: a redelivery after
       # an instance died mid-run takes over this long after the claim, not after 10 minutes.
       LEDGER_LEASE_SECONDS = var.function_timeout_seconds + 60
+      # Each Firestore call gives up after this long: a dead ledger is a named condition, not a hang
+      # past the function timeout (the response goes on without dedupe and says so).
+      LEDGER_TIMEOUT_SECONDS = 5
+      # The delivery's time budget: actions, then evidence, and the summary always goes out.
+      SCC_RESPONDER_TIMEOUT_SECONDS = var.function_timeout_seconds
       # Gen2 functions do not set it; the clients' default project (quota, Logging URLs).
       GOOGLE_CLOUD_PROJECT = var.project_id
       # Always set so the code sees "" (no bucket) rather than a missing variable.

@@ -10,6 +10,8 @@ describe('environment configuration', () => {
       SCC_RESPONDER_EVIDENCE: 'auto',
       LEDGER_COLLECTION: 'scc-responder-ledger',
       LEDGER_LEASE_SECONDS: 600,
+      LEDGER_TIMEOUT_SECONDS: 5,
+      SCC_RESPONDER_TIMEOUT_SECONDS: 120,
     });
   });
 
@@ -26,6 +28,8 @@ describe('environment configuration', () => {
     ['SCC_RESPONDER_EVIDENCE', 'yes'],
     ['LEDGER_LEASE_SECONDS', '30'],
     ['LEDGER_LEASE_SECONDS', '10 minutes'],
+    ['LEDGER_TIMEOUT_SECONDS', '0'],
+    ['SCC_RESPONDER_TIMEOUT_SECONDS', '5'],
   ])('rejects a bad %s, naming it', (name, value) => {
     expect(() => parseEnv({ [name]: value })).toThrow(ConfigError);
     expect(() => parseEnv({ [name]: value })).toThrow(new RegExp(`^invalid configuration: ${name}:`));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { decodeInput, DecodeError } from '../src/core/envelope.ts';
+import { decodeInput, DecodeError, MAX_JSON_DEPTH, TOO_DEEP } from '../src/core/envelope.ts';
 import { cloudEvent, notificationV1, notificationV2, pubsubMessage, pushBody } from './support/fixtures.ts';
 
 const FINDING_NAME = 'organizations/123456789012/sources/11223344556677889900/findings/6a7d4f1e2b3c4d5e8f9a0b1c2d3e4f50';
@@ -69,6 +69,80 @@ describe('decodeInput tells the input shapes apart', () => {
     const n = notificationV1();
     n.finding.someFutureField = { x: 1 };
     expect(decodeInput(n).notification.finding).toHaveProperty('someFutureField');
+  });
+});
+
+describe('decodeInput bounds what every later step walks and sends', () => {
+  const isWellFormed = (v: string) => !/[\uD800-\uDFFF]/u.test(v);
+  const strings = (v: unknown): string[] =>
+    typeof v === 'string' ? [v] : typeof v === 'object' && v !== null ? Object.entries(v).flatMap(([k, c]) => [k, ...strings(c)]) : [];
+
+  it('makes lone UTF-16 surrogates well-formed, in values and keys, whatever the shape', () => {
+    const n = structuredClone(notificationV1());
+    n.finding.processes[0].args = ['sh', '-c', 'echo \uD800 and \uDFFF', 'pair \uD83D\uDE00 kept'];
+    n.finding.sourceProperties['key\uDBFF'] = 'v';
+    for (const input of [n, pushBody(n), cloudEvent(n)]) {
+      const finding = decodeInput(input).notification.finding;
+      expect(finding.processes?.[0]?.args).toEqual(['sh', '-c', 'echo \uFFFD and \uFFFD', 'pair \uD83D\uDE00 kept']);
+      expect(strings(finding).every(isWellFormed)).toBe(true);
+    }
+  });
+
+  it('replaces objects nested deeper than 64 levels with a marker, without recursion', () => {
+    const n = structuredClone(notificationV1());
+    let deep: Record<string, unknown> = {};
+    const top = deep;
+    for (let i = 0; i < 100_000; i++) deep = (deep.a = {}) as Record<string, unknown>;
+    n.finding.sourceProperties.deep = top;
+    const finding = decodeInput(n).notification.finding;
+    let level: unknown = finding.sourceProperties?.deep;
+    let depth = 0;
+    while (typeof level === 'object' && level !== null) [level, depth] = [(level as { a: unknown }).a, depth + 1];
+    expect(level).toBe(TOO_DEEP);
+    expect(depth).toBeLessThanOrEqual(MAX_JSON_DEPTH);
+    expect(() => JSON.stringify(finding)).not.toThrow();
+    expect(finding.sourceProperties?.Pod_Namespace).toBe('payments');
+  });
+
+  it('the same for a Pub/Sub message whose JSON text nests 100k levels', () => {
+    const text = JSON.stringify(notificationV1()).replace('"sourceProperties":{', `"sourceProperties":{"deep":${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)},`);
+    const message = { message: { data: Buffer.from(text).toString('base64'), messageId: '1' } };
+    expect(() => JSON.stringify(decodeInput(message).notification)).not.toThrow();
+  });
+
+  it('drops __proto__ keys, so no copy gets a foreign prototype', () => {
+    const n = JSON.parse('{"finding": {"category": "Unexpected Child Shell", "sourceProperties": {"__proto__": {"Pod_Name": "evil"}}}, "__proto__": {"x": 1}}');
+    const decoded = decodeInput(n).notification;
+    expect(Object.getPrototypeOf(decoded.finding.sourceProperties)).toBe(Object.prototype);
+    expect(decoded.finding.sourceProperties?.Pod_Name).toBeUndefined();
+  });
+
+  const tooLong: Array<[string, (n: Record<string, any>) => void, RegExp]> = [
+    ['a 1 MB finding name', (n) => (n.finding.name = `organizations/1/sources/2/findings/${'f'.repeat(1 << 20)}`), /^finding\.name: a resource name is longer than 512 characters/],
+    ['a long canonicalName', (n) => (n.finding.canonicalName = 'x'.repeat(513)), /^finding\.canonicalName: /],
+    ['a long resourceName', (n) => (n.finding.resourceName = 'x'.repeat(513)), /^finding\.resourceName: /],
+    ['a long notificationConfigName', (n) => (n.notificationConfigName = 'x'.repeat(513)), /^notificationConfigName: /],
+    ['a long eventTime', (n) => (n.finding.eventTime = '2026'.repeat(20)), /^finding\.eventTime: a timestamp is longer than 64/],
+    ['a long category', (n) => (n.finding.category = 'c'.repeat(129)), /^finding\.category: an enum value is longer than 128/],
+  ];
+  it.each(tooLong)('refuses %s, without quoting it', (_name, change, message) => {
+    const n = structuredClone(notificationV1());
+    change(n);
+    let error: unknown;
+    try {
+      decodeInput(n);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(DecodeError);
+    expect((error as DecodeError).message).toMatch(message);
+    expect((error as DecodeError).message.length).toBeLessThan(200);
+  });
+
+  it('accepts a finding name of exactly 512 characters', () => {
+    const n = structuredClone(notificationV1());
+    n.finding.name = `organizations/1/sources/2/findings/${'f'.repeat(512 - 35)}`;
+    expect(decodeInput(n).notification.finding.name).toHaveLength(512);
   });
 });
 

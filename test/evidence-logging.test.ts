@@ -149,17 +149,16 @@ describe('Logging queries through the real client and a gRPC fake', () => {
   });
 
   it('runs the queries in parallel', async () => {
-    const slow = await startFakeLogging({ delayMs: 300 });
+    // No answer until all three are waiting: queries sent one at a time would each run into the deadline.
+    const gate = await startFakeLogging({ answerOnceWaiting: 3 });
     try {
-      const slowReader = createLogPageReader(await loggingClientOptionsFromEnv({ LOGGING_API_ENDPOINT: slow.endpoint }));
-      const gatherer = createEvidenceGatherer({ policy, log: recordingLog(), now: () => PLANNED_AT, logging: slowReader });
-      await gatherer.gather(fixturePlan().plan, {});
-      const times = slow.requests.map((r) => r.at);
-      expect(times).toHaveLength(3);
-      // All three arrived before the first answer could have come back.
-      expect(Math.max(...times) - Math.min(...times)).toBeLessThan(300);
+      const gateReader = createLogPageReader(await loggingClientOptionsFromEnv({ LOGGING_API_ENDPOINT: gate.endpoint }));
+      const gatherer = createEvidenceGatherer({ policy, log: recordingLog(), now: () => PLANNED_AT, logging: gateReader, requestTimeoutMs: 8_000 });
+      const report = await gatherer.gather(fixturePlan().plan, {});
+      expect(report.queries.map((q) => q.incomplete)).toEqual([null, null, null]);
+      expect(gate.requests).toHaveLength(3);
     } finally {
-      await slow.close();
+      await gate.close();
     }
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { decodeInput } from '../src/core/envelope.ts';
-import { plan } from '../src/core/plan.ts';
+import { plan, ruleMatches } from '../src/core/plan.ts';
 import { parsePolicy } from '../src/core/policy.ts';
 import { notificationV1 } from './support/fixtures.ts';
 
@@ -115,6 +115,30 @@ rules:
     const n = structuredClone(notificationV1());
     delete n.finding.eventTime;
     expect(planFor(n, 'evidence: {windowBeforeMinutes: 10, windowAfterMinutes: 0}').window).toEqual({ start: '2026-11-20T13:55:00.000Z', end: '2026-11-20T14:05:00.000Z' });
+  });
+
+  // Label keys that are also Object.prototype's: a lookup on a plain object would find a function.
+  it.each(['constructor', 'toString', 'hasOwnProperty'])('a rule on pod label %s matches only a real label', (key) => {
+    const rule = `rules: [{name: r, match: {podLabels: {${key}: "*"}}, actions: [label-pod]}]`;
+    expect(planFor(notificationV1(), rule).rule).toBeNull();
+    const n = structuredClone(notificationV1());
+    n.finding.kubernetes.pods[0].labels.push({ name: key, value: 'yes' });
+    expect(planFor(n, rule).rule).toBe('r');
+  });
+
+  it('ruleMatches reads own label keys only, whatever object holds the labels', () => {
+    const p = planFor(notificationV1(), '');
+    const rule = parsePolicy('rules: [{name: r, match: {podLabels: {constructor: "*", toString: "*"}}, actions: []}]').rules[0]!;
+    expect(ruleMatches(rule, { ...p.target!, podLabels: { app: 'checkout' } }, 'CRITICAL')).toBe(false);
+    expect(ruleMatches(rule, { ...p.target!, podLabels: { constructor: 'a', toString: 'b' } }, 'CRITICAL')).toBe(true);
+  });
+
+  it('a finding label named __proto__ is ignored, and changes no lookup', () => {
+    const n = structuredClone(notificationV1());
+    n.finding.kubernetes.pods[0].labels.push({ name: '__proto__', value: 'x' }, { name: 'constructor', value: 'x' });
+    const p = planFor(n, 'rules: [{name: r, match: {podLabels: {team: "*"}}, actions: [label-pod]}]');
+    expect(p.rule).toBeNull();
+    expect(Object.keys(p.target!.podLabels)).toEqual(['app', 'pod-template-hash', 'tier', 'constructor']);
   });
 
   it('is pure: same inputs, same plan', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
+import { compileGlob, globProblem, matchGlob } from '../src/core/glob.ts';
 import { isProtectedNamespace, parsePolicy, PolicyError, validatePolicy } from '../src/core/policy.ts';
 
 function problems(yaml: string): string[] {
@@ -46,6 +47,21 @@ describe('policy validation', () => {
     ['a bad cluster key', 'clusters: {"my-cluster": {kubeconfig: /k}}', /^clusters\.my-cluster: cluster keys are/],
     ['YAML that does not parse', 'rules: [', /^YAML: /],
     ['duplicate YAML keys', 'dryRun: true\ndryRun: false', /^YAML: .*[Mm]ap keys must be unique/],
+    // Syntax the previous (picomatch) matcher read, refused rather than silently read as literals.
+    ['an extglob +(...)', 'protectedNamespaces: ["+(*)+(*)+(*)x"]', /^protectedNamespaces\[0\]: extglob \+\(\.\.\.\) is not supported/],
+    ['an extglob @(...)', 'rules: [{name: a, actions: [], match: {namespaces: ["@(a|b)"]}}]', /^rules\[0\]\.match\.namespaces\[0\]: extglob @/],
+    ['an extglob !(...)', 'protectedNamespaces: ["!(prod)"]', /extglob !\(\.\.\.\) is not supported/],
+    ['an extglob *(...)', 'protectedNamespaces: ["a*(b)"]', /extglob \*\(\.\.\.\) is not supported/],
+    ['an extglob ?(...)', 'rules: [{name: a, actions: [], match: {podLabels: {app: "?(x)"}}}]', /^rules\[0\]\.match\.podLabels\.app: extglob \?/],
+    ['a bare parenthesis', 'protectedNamespaces: ["a(b"]', /parentheses are extglob syntax/],
+    ['brace expansion', 'rules: [{name: a, actions: [], match: {clusters: ["shop-{prod,dev}"]}}]', /^rules\[0\]\.match\.clusters\[0\]: brace expansion \{a,b\} is not supported/],
+    ['a leading negation', 'protectedNamespaces: ["!prod"]', /a leading "!" \(negation\) is not supported/],
+    ['alternation', 'protectedNamespaces: ["a|b"]', /"\|" \(alternation\) is not supported/],
+    ['a backwards range', 'protectedNamespaces: ["[z-a]"]', /bad pattern: range z-a is backwards/],
+    ['a trailing backslash', 'protectedNamespaces: ["a\\\\"]', /bad pattern: ends with a lone/],
+    ['an over-long glob', `protectedNamespaces: ["${'a'.repeat(1025)}"]`, /pattern is longer than 1024 characters/],
+    // Dropped unchecked by the schema, it would leave a rule that matches every pod.
+    ['a __proto__ label key', 'rules: [{name: a, actions: [], match: {podLabels: {__proto__: x}}}]', /^YAML: "__proto__" is not a valid key/],
   ];
   it.each(bad)('rejects %s, naming the field', (_name, yaml, message) => {
     expect(problems(yaml)).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
@@ -69,5 +85,68 @@ describe('protected namespaces', () => {
   it.each(['payments', 'default', 'kube-systemx', 'my-gke-app'])('%s is not', (ns) => expect(isProtectedNamespace(policy, ns)).toBe(false));
   it('the built-in list applies even when the policy lists none', () => {
     expect(isProtectedNamespace(parsePolicy(''), 'kube-system')).toBe(true);
+  });
+});
+
+describe('the glob dialect', () => {
+  const matches = (pattern: string, value: string) => matchGlob(compileGlob(pattern), value);
+  const cases: Array<[string, string, boolean]> = [
+    ['team-*', 'team-a', true],
+    ['team-*', 'team-', true],
+    ['team-*', 'team-a/b', false], // * stays within a path segment
+    ['*', '.hidden', true], // no special case for dots
+    ['shop-prod-?', 'shop-prod-1', true],
+    ['shop-prod-?', 'shop-prod-12', false],
+    ['?', '/', false],
+    ['prod-[0-9]', 'prod-7', true],
+    ['prod-[0-9]', 'prod-x', false],
+    ['prod-[abc]', 'prod-b', true],
+    ['prod-[!abc]', 'prod-b', false],
+    ['prod-[!abc]', 'prod-d', true],
+    ['prod-[^abc]', 'prod-d', true],
+    ['[]]', ']', true],
+    ['a[-]b', 'a-b', true],
+    ['\\*', '*', true],
+    ['\\*', 'x', false],
+    ['a\\[b', 'a[b', true],
+    ['us-docker.pkg.dev/example-shop-prod/**', 'us-docker.pkg.dev/example-shop-prod/apps/checkout:2.14.1', true],
+    ['us-docker.pkg.dev/example-shop-prod/**', 'us-docker.pkg.dev/example-shop-prod', true],
+    ['us-docker.pkg.dev/example-shop-prod/*', 'us-docker.pkg.dev/example-shop-prod/apps/checkout:2.14.1', false],
+    ['gcr.io/**', 'us-docker.pkg.dev/x/y', false],
+    ['a/**/b', 'a/b', true],
+    ['a/**/b', 'a/x/y/b', true],
+    ['**/checkout:*', 'us-docker.pkg.dev/p/apps/checkout:2.14.1', true],
+    ['**/checkout:*', 'checkout:2.14.1', true],
+    ['**', 'any/thing/at/all', true],
+    ['a**b', 'a/b', false], // ** inside a segment is *
+    ['*@sha256:*', 'img@sha256:abc', true],
+    ['', '', true],
+  ];
+  it.each(cases)('%j against %j is %s', (pattern, value, expected) => {
+    expect(matches(pattern, value)).toBe(expected);
+  });
+
+  it('names what is wrong with a pattern, or nothing', () => {
+    expect(globProblem('prod-*')).toBeUndefined();
+    expect(globProblem('prod-[x')).toMatch(/^bad pattern: "\[" is never closed/);
+    expect(globProblem('[a/]')).toMatch(/never matches "\/"/);
+  });
+});
+
+describe('what a policy file may cost', () => {
+  it('refuses a policy text over 256 KiB before parsing it', () => {
+    const text = `protectedNamespaces: [${Array.from({ length: 30_000 }, (_, i) => `ns-${i}`).join(', ')}]`;
+    expect(text.length).toBeGreaterThan(256 * 1024);
+    expect(problems(text)).toEqual([expect.stringMatching(/^YAML: the policy is \d+ bytes, more than the 262144 allowed/)]);
+  });
+
+  it('accepts a few shared match blocks (aliases)', () => {
+    const yaml = `
+rules:
+  - {name: a, match: &prod {clusters: ["shop-prod-*"], namespaces: [payments]}, actions: [label-pod]}
+  - {name: b, match: *prod, actions: [isolate-pod]}
+  - {name: c, match: *prod, actions: [cordon-node]}
+`;
+    expect(parsePolicy(yaml).rules.map((r) => r.match.clusters)).toEqual([['shop-prod-*'], ['shop-prod-*'], ['shop-prod-*']]);
   });
 });

@@ -118,16 +118,30 @@ function instance(w: World, options: { now?: () => Date } = {}): PipelineDeps & 
   };
 }
 
-async function opsSummaries(w: World): Promise<{ summary: Summary; attributes: Record<string, string>; raw: string }[]> {
+/**
+ * The summaries on the world's ops topic: waits until `expected` have come, then
+ * drains up to a marker published behind them, so that one too many shows too.
+ * The sink's publish has returned, but the emulator serves a message to pull a
+ * little after it acknowledged it: waiting pulls, not pulling for a while and hoping.
+ */
+async function opsSummaries(w: World, expected: number): Promise<{ summary: Summary; attributes: Record<string, string>; raw: string }[]> {
   const rest = pubsubRest(pubsubEmu!.hostPort, PROJECT);
   const out: { summary: Summary; attributes: Record<string, string>; raw: string }[] = [];
-  // A publish is acknowledged before the emulator serves it to pull: poll briefly.
-  for (let i = 0; i < 10; i++) {
-    const got = await rest.pullAll(w.opsSub);
-    out.push(...got.map((m) => ({ summary: JSON.parse(m.data) as Summary, attributes: m.attributes, raw: m.data })));
-    if (got.length === 0 && out.length > 0) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const marker = randomUUID();
+  let markerSeen = false;
+  const pull = async () => {
+    // Bounded only so that a missing summary fails as a wrong count rather than a test timeout.
+    const got = await rest.pullAll(w.opsSub, { waitMs: 20_000 });
+    for (const m of got) {
+      if (m.attributes.testMarker === marker) markerSeen = true;
+      else out.push({ summary: JSON.parse(m.data) as Summary, attributes: m.attributes, raw: m.data });
+    }
+    return got.length > 0;
+  };
+  while (out.length < expected) if (!(await pull())) return out;
+  // The emulator serves a subscription in publish order: whatever else is there comes before the marker.
+  await rest.publish(w.opsTopic, { marker }, { testMarker: marker });
+  while (!markerSeen) if (!(await pull())) throw new Error('the marker published behind the summaries never came back');
   return out;
 }
 
@@ -163,7 +177,7 @@ d('ledger and summary on the emulators', () => {
     expect(results.map((r) => r.status)).toEqual(['responded', ...Array(9).fill('duplicate')]);
     expect(w.responder.requests).toHaveLength(1);
     expect(w.responder.executed).toEqual(['label-pod:payments/checkout-7c9f8d6b5-q2w8x', 'delete-pod:payments/checkout-7c9f8d6b5-q2w8x']);
-    const ops = await opsSummaries(w);
+    const ops = await opsSummaries(w, 1);
     expect(ops).toHaveLength(1);
     expect(ops[0]?.attributes).toMatchObject({ category: 'Unexpected Child Shell', severity: 'CRITICAL', cluster: 'shop-prod-1', outcome: 'contained' });
     expect(ops[0]?.summary.actions.map((x) => x.status)).toEqual(['done', 'done']);
@@ -191,7 +205,7 @@ d('ledger and summary on the emulators', () => {
     expect(retried.status).toBe('duplicate');
     expect(w.responder.requests).toHaveLength(1);
     expect(w.responder.executed).toHaveLength(2);
-    expect(await opsSummaries(w)).toHaveLength(1);
+    expect(await opsSummaries(w, 1)).toHaveLength(1);
     expect(webhooks.posts(w.slackPath)).toHaveLength(1);
   });
 
@@ -217,7 +231,7 @@ d('ledger and summary on the emulators', () => {
     const more = [await handleInput(pushBody(findingIn('alpha', 7)), instances[0]!), await handleInput(pushBody(findingIn('alpha', 8)), instances[1]!)];
     expect(more.every((r) => r.summary?.budget.exceeded)).toBe(true); // the cluster is already full
 
-    const ops = await opsSummaries(w);
+    const ops = await opsSummaries(w, 6);
     expect(ops).toHaveLength(6);
     expect(ops.filter((o) => o.attributes.budgetExceeded === 'true')).toHaveLength(3);
     const slack = webhooks.posts(w.slackPath).map((p) => p.body);
@@ -252,14 +266,14 @@ d('ledger and summary on the emulators', () => {
     webhooks.script(w.slackPath, [500, 503, 500]); // all 3 tries of the first delivery fail
     await expect(handleInput(message, a)).rejects.toBeInstanceOf(TransientError);
     expect(w.responder.requests).toHaveLength(1);
-    expect(await opsSummaries(w)).toHaveLength(1);
+    expect(await opsSummaries(w, 1)).toHaveLength(1);
     expect(webhooks.posts(w.chatPath)).toHaveLength(1);
     expect(webhooks.posts(w.slackPath)).toHaveLength(0);
 
     const retried = await handleInput(message, instance(w)); // another instance picks up the redelivery
     expect(retried.status).toBe('responded');
     expect(w.responder.requests).toHaveLength(1);
-    expect(await opsSummaries(w)).toHaveLength(0);
+    expect(await opsSummaries(w, 0)).toHaveLength(0);
     expect(webhooks.posts(w.chatPath)).toHaveLength(1);
     expect(webhooks.posts(w.slackPath)).toHaveLength(1);
     expect((await handleInput(message, a)).status).toBe('duplicate');

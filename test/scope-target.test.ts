@@ -103,10 +103,35 @@ describe('target extraction', () => {
     expect(v.podActionable).toBe(podActionable);
   });
 
+  it('keeps only pod labels a real pod could carry, in a null-prototype record', () => {
+    const f = structuredClone(finding());
+    f.kubernetes.pods[0].labels.push(
+      { name: 'bad key', value: 'x' },
+      { name: 'team', value: 'x'.repeat(64) },
+      { name: '__proto__', value: 'x' },
+      { name: 'toString', value: 'v' },
+    );
+    const labels = extractTarget(parse(f), cluster).podLabels;
+    expect(Object.getPrototypeOf(labels)).toBeNull();
+    expect({ ...labels }).toEqual({ app: 'checkout', 'pod-template-hash': '7c9f8d6b5', tier: 'payments', toString: 'v' });
+  });
+
+  it('keeps at most 256 pod labels', () => {
+    const f = structuredClone(finding());
+    f.kubernetes.pods[0].labels = Array.from({ length: 10_000 }, (_, i) => ({ name: `l${i}`, value: 'v' }));
+    expect(Object.keys(extractTarget(parse(f), cluster).podLabels)).toHaveLength(256);
+  });
+
   it('bounds the length of values kept for the report', () => {
     const f = structuredClone(finding());
     f.kubernetes.pods[0].name = 'x'.repeat(10_000);
     expect(extractTarget(parse(f), cluster).pod?.length).toBeLessThanOrEqual(254);
+  });
+
+  it('never cuts between the halves of a surrogate pair', () => {
+    const f = structuredClone(finding());
+    f.kubernetes.pods[0].ns = `${'x'.repeat(252)}\u{1F600}tail`;
+    expect(extractTarget(parse(f), cluster).namespace).toBe(`${'x'.repeat(252)}…`);
   });
 });
 

@@ -157,6 +157,22 @@ export function sandboxFor(plan: Plan): { seed: FakeKubeSeed; workload: SandboxW
         status: { replicas: 3, readyReplicas: 3 },
       },
     ];
+    // The app's own allow policy, as most namespaces have: it still selects the pod after the
+    // deny-all is added (policies are additive), so isolation must detach the pod from it.
+    const [allowKey, allowValue] = Object.hasOwn(labels, 'app') ? ['app', labels.app!] : (Object.entries(labels)[0] ?? ['app', deployment]);
+    seed.networkPolicies = [
+      {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name: `${deployment}-allow-frontend`.slice(0, 63).replace(/-+$/, ''), namespace },
+        spec: {
+          podSelector: { matchLabels: { [allowKey]: allowValue } },
+          policyTypes: ['Ingress', 'Egress'],
+          ingress: [{ from: [{ podSelector: { matchLabels: { app: 'frontend' } } }] }],
+          egress: [{}],
+        },
+      },
+    ];
     seed.podDisruptionBudgets = [
       {
         apiVersion: 'policy/v1',
@@ -268,8 +284,13 @@ export function demoPolicy(target: Target | null, kubeconfig: string): PolicyInp
   return {
     dryRun: true,
     rules: [{ name: 'sandbox-contain', match, actions: ['label-pod', 'isolate-pod', 'cordon-node', 'delete-pod'] }],
-    clusters: target ? { [target.clusterName]: { kubeconfig, context: SANDBOX_CONTEXT } } : {},
+    clusters: target ? { [target.clusterName]: sandboxCluster(kubeconfig) } : {},
   };
+}
+
+/** The sandbox plays a GKE cluster with Dataplane V2, which enforces NetworkPolicy. */
+function sandboxCluster(kubeconfig: string) {
+  return { kubeconfig, context: SANDBOX_CONTEXT, networkPolicyEnforcement: 'enforced' as const };
 }
 
 /**
@@ -279,6 +300,6 @@ export function demoPolicy(target: Target | null, kubeconfig: string): PolicyInp
 export function sandboxedPolicy(input: Json, target: Target | null, kubeconfig: string): { policy: Json; replacedClusters: string[] } {
   const policy = structuredClone(input);
   const replacedClusters = Object.keys((policy.clusters as Json | undefined) ?? {}).filter((k) => k !== target?.clusterName);
-  policy.clusters = target ? { [target.clusterName]: { kubeconfig, context: SANDBOX_CONTEXT } } : {};
+  policy.clusters = target ? { [target.clusterName]: sandboxCluster(kubeconfig) } : {};
   return { policy, replacedClusters };
 }

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { ActionOutcome } from '../core/outcome.ts';
 import type { Plan } from '../core/plan.ts';
 import type { ActionType, Policy } from '../core/policy.ts';
-import type { KubeApi, Node, Pod } from './kube-api.ts';
+import type { ClusterFacts, KubeApi, Node, Pod } from './kube-api.ts';
 import type { RbacNeed } from './rbac.ts';
 
 export interface Incident {
@@ -27,6 +27,8 @@ export interface ActionContext {
   /** The node the action concerns: pod.spec.nodeName, or the finding's node when the pod is gone. */
   nodeName: string | null;
   node: Node | null;
+  /** What the cluster enforces (NetworkPolicy), from the Container API or the policy's clusters entry. */
+  facts: ClusterFacts;
 }
 
 export interface Inspection {
@@ -35,6 +37,8 @@ export interface Inspection {
   /** What apply would do, for dry-run ("would cordon node X"). */
   intent: string;
   checks: string[];
+  /** What inspect worked out from its reads, handed to apply so the write acts on what was checked. */
+  prepared?: unknown;
 }
 
 export type AppliedOutcome = Pick<ActionOutcome, 'status' | 'reason' | 'details'>;
@@ -49,7 +53,7 @@ export interface ClusterAction {
   podScoped: boolean;
   inspect(ctx: ActionContext): Promise<Inspection>;
   /** Makes the write. Throws TransientError for faults that heal; returns failed for the rest. */
-  apply(ctx: ActionContext): Promise<AppliedOutcome>;
+  apply(ctx: ActionContext, inspection: Inspection): Promise<AppliedOutcome>;
 }
 
 export const ANNOTATION_PREFIX = 'scc-responder.dev';
@@ -61,11 +65,15 @@ export const FINDING_ANNOTATION = `${ANNOTATION_PREFIX}/finding`;
  * are 32 lowercase hex/alnum characters; anything else is hashed, never pasted.
  */
 export function incidentFor(plan: Plan): Incident {
-  const findingName = plan.finding.name ?? plan.finding.canonicalName ?? 'unknown-finding';
+  // The name is written whole into pod and node annotations (256 KiB in all per object). Decoding
+  // refuses longer names (MAX_FINDING_NAME in core/finding-schema.ts); a plan built another way
+  // gets a hash, never a cut name that could read as another finding's.
+  const maxAnnotatedName = 512;
+  const fullName = plan.finding.name ?? plan.finding.canonicalName ?? 'unknown-finding';
+  const nameHash = createHash('sha256').update(fullName).digest('hex');
+  const findingName = fullName.length <= maxAnnotatedName ? fullName : `sha256:${nameHash}`;
   const raw = plan.finding.id ?? '';
-  const id = /^[a-z0-9]{1,40}$/.test(raw)
-    ? raw
-    : createHash('sha256').update(findingName).digest('hex').slice(0, 32);
+  const id = /^[a-z0-9]{1,40}$/.test(raw) ? raw : nameHash.slice(0, 32);
   return { findingName, id };
 }
 

@@ -6,14 +6,24 @@
 //     Detection may raise a new finding for it.
 // The command is an argv (no shell, nothing interpolated), the session has a
 // timeout (actionSettings.captureTimeoutSeconds), and its failure never blocks
-// containment. The output is returned in the outcome's details, bounded.
+// containment. The output is returned in the outcome's details, bounded and
+// with credentials redacted at source: `ps` shows every process's full command
+// line, and outcomes go to the ledger, the summary and every sink.
 import type { AppliedOutcome, ClusterAction, Inspection } from './action.ts';
 import { podRef } from './action.ts';
 import { describeKubeError } from './errors.ts';
 import { KubeApiError } from './kube-api.ts';
+import type { Policy } from '../core/policy.ts';
+import { redactText } from '../core/redact.ts';
+import { truncate } from '../core/summary.ts';
 
 export const CAPTURE_COMMAND = ['ps', 'axjf'] as const;
 const MAX_OUTPUT_CHARS = 16_000;
+
+/** Redacted, then cut: redaction sees more than is kept, so a secret at the cut is recognised whole. */
+function redactedOutput(text: string, max: number, rules: Policy['redaction']): string {
+  return truncate(redactText(text.slice(0, max * 2), rules), max + 1);
+}
 
 function containerName(ctx: Parameters<ClusterAction['apply']>[0]): string | null {
   return ctx.plan.target?.container ?? ctx.pod?.spec?.containers?.[0]?.name ?? null;
@@ -43,12 +53,13 @@ export const captureProcessList: ClusterAction = {
     try {
       const result = await ctx.kube.exec(pod.metadata.namespace!, pod.metadata.name!, container, [...CAPTURE_COMMAND], timeoutMs);
       const ok = result.status?.status === 'Success';
-      const output = result.stdout.length > MAX_OUTPUT_CHARS ? `${result.stdout.slice(0, MAX_OUTPUT_CHARS)}…` : result.stdout;
+      const rules = ctx.policy.redaction;
+      const output = redactedOutput(result.stdout, MAX_OUTPUT_CHARS, rules);
       if (!ok) {
         return {
           status: 'failed',
-          reason: `${CAPTURE_COMMAND.join(' ')} failed: ${result.status?.message ?? 'no status from the API server'}`,
-          details: { stderr: result.stderr.slice(0, 2000), processList: output },
+          reason: `${CAPTURE_COMMAND.join(' ')} failed: ${redactText(result.status?.message ?? 'no status from the API server', rules)}`,
+          details: { stderr: redactedOutput(result.stderr, 2000, rules), processList: output },
         };
       }
       return { status: 'done', reason: `captured the process list of ${podRef(pod)}/${container}`, details: { processList: output } };

@@ -4,7 +4,7 @@ import { PermanentError, TransientError } from '../core/errors.ts';
 import type { Policy } from '../core/policy.ts';
 import type { ClusterResponder, ContainmentResult, StepLogger } from '../core/ports.ts';
 import { classifyKubeError, describeKubeError } from './errors.ts';
-import { KubeApiError, type ClusterConnector } from './kube-api.ts';
+import { KubeApiError, type ClusterConnector, type ClusterFacts } from './kube-api.ts';
 import { runPlan } from './run-plan.ts';
 
 export interface ClusterResponderOptions {
@@ -37,6 +37,14 @@ export function createClusterResponder(options: ClusterResponderOptions): Cluste
       });
       if (plan.target === null) return failAll('the finding names no cluster');
       let kube;
+      // Enforcement is read alongside the connection (the same cached getCluster on GKE). A failure
+      // to read it never blocks containment: isolation is then reported as not verified.
+      const facts = access.facts(plan.target.clusterName).catch(
+        (error: unknown): ClusterFacts => ({
+          networkPolicy: 'unknown',
+          networkPolicySource: `could not read the cluster: ${(error instanceof Error ? error.message : String(error)).slice(0, 200)}`,
+        }),
+      );
       try {
         kube = await access.connect(plan.target.clusterName);
       } catch (error) {
@@ -51,7 +59,7 @@ export function createClusterResponder(options: ClusterResponderOptions): Cluste
         }
         throw error;
       }
-      return runPlan(request, { kube, policy, log, now });
+      return runPlan(request, { kube, policy, log, now, facts: await facts });
     },
   };
 }

@@ -68,13 +68,25 @@ export interface KubeEvent {
   involvedObject?: { kind?: string; name?: string; namespace?: string; uid?: string };
 }
 
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: string;
+  values?: string[];
+}
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: LabelSelectorRequirement[];
+}
+
 export interface NetworkPolicy {
   apiVersion?: string;
   kind?: string;
   metadata: ObjectMeta;
   spec: {
-    podSelector: { matchLabels?: Record<string, string> };
-    policyTypes: ('Ingress' | 'Egress')[];
+    podSelector: LabelSelector;
+    /** Absent: Ingress, plus Egress when egress rules exist (the API server defaults it so). */
+    policyTypes?: ('Ingress' | 'Egress')[];
     ingress?: unknown[];
     egress?: unknown[];
   };
@@ -87,10 +99,14 @@ export interface ExecResult {
   status: { status?: string; message?: string; reason?: string } | null;
 }
 
-/** Metadata-only change to a pod, sent as a JSON merge patch: it adds keys and never removes or replaces others. */
+/**
+ * Metadata-only change to a pod, sent as a JSON merge patch: keys it names are
+ * set, a null removes that one key (isolation detaching a pod from allow
+ * policies), every other key is left as it is.
+ */
 export interface PodMetadataPatch {
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
+  labels?: Record<string, string | null>;
+  annotations?: Record<string, string | null>;
 }
 
 /**
@@ -108,6 +124,21 @@ export interface KubeApi {
   /** Merge patch of labels/annotations; `uid` is put in the patch so a recreated pod with the same name is rejected. */
   patchPodMetadata(namespace: string, name: string, uid: string, patch: PodMetadataPatch): Promise<Pod>;
   createNetworkPolicy(namespace: string, policy: NetworkPolicy): Promise<NetworkPolicy>;
+  /** null when it does not exist (404). */
+  readNetworkPolicy(namespace: string, name: string): Promise<NetworkPolicy | null>;
+  listNetworkPolicies(namespace: string): Promise<NetworkPolicy[]>;
+  /**
+   * Merge patch of spec.podSelector.matchExpressions (the whole list: a merge
+   * patch replaces lists) and annotations, guarded by resourceVersion: a policy
+   * changed since it was read is refused (409), never overwritten.
+   */
+  patchNetworkPolicySelector(
+    namespace: string,
+    name: string,
+    resourceVersion: string,
+    matchExpressions: LabelSelectorRequirement[],
+    annotations: Record<string, string>,
+  ): Promise<NetworkPolicy>;
   /** Merge patch of spec.unschedulable=true plus annotations; never sends spec.taints. */
   cordonNode(name: string, annotations: Record<string, string>): Promise<Node>;
   evictPod(namespace: string, name: string, uid: string): Promise<void>;
@@ -137,7 +168,18 @@ export function isKubeApiError(error: unknown): error is KubeApiError {
   return error instanceof KubeApiError;
 }
 
+/** Whether the cluster's dataplane enforces NetworkPolicy objects (the API server stores them either way). */
+export type NetworkPolicyEnforcement = 'enforced' | 'not-enforced' | 'unknown';
+
+export interface ClusterFacts {
+  networkPolicy: NetworkPolicyEnforcement;
+  /** Where the answer comes from ("GKE Dataplane V2", "policy clusters entry", …). */
+  networkPolicySource: string;
+}
+
 /** Gives the KubeApi for a cluster, by its Container API name `projects/P/locations/L/clusters/C`. */
 export interface ClusterConnector {
   connect(clusterName: string): Promise<KubeApi>;
+  /** Facts about the cluster the actions need (read with the same Container API call connect makes; cached). */
+  facts(clusterName: string): Promise<ClusterFacts>;
 }

@@ -3,6 +3,7 @@
 // StatefulSet replacement), be on another node, be terminating or be gone.
 // Everything here reads; nothing writes. Every "no" carries its reason.
 import type { Plan } from '../core/plan.ts';
+import { isDns1123Label, isDns1123Subdomain } from '../core/k8s-names.ts';
 import { isProtectedNamespace, type Policy } from '../core/policy.ts';
 import type { KubeApi, Node, Pod } from './kube-api.ts';
 
@@ -59,18 +60,35 @@ function selectorString(matchLabels: Record<string, string> | undefined): string
   return entries.length === 0 ? undefined : entries.map(([k, v]) => `${k}=${v}`).join(',');
 }
 
-/** Does the live pod look like the one the finding describes? Returns the mismatch, or null. */
-function mismatch(plan: Plan, pod: Pod, policy: Policy, checks: string[], warnings: string[]): string | null {
+interface Identity {
+  /** The live pod contradicts the finding: not its pod. */
+  mismatch: string | null;
+  /** Nothing contradicts, but too little ties the pod to the finding to act on it. */
+  unverified: string | null;
+}
+
+/**
+ * Does the live pod provably be the one the finding describes? The minimum that
+ * ties them: the finding's container exists in the pod, AND its image (reference
+ * or digest) or the node agrees, AND the pod existed at the finding's event time.
+ * A finding that names only namespace + name proves nothing: any pod can carry
+ * that name (a StatefulSet replacement, or one created to be hit).
+ */
+function identify(plan: Plan, pod: Pod, policy: Policy, checks: string[], warnings: string[]): Identity {
   const target = plan.target!;
+  const missing: string[] = [];
+  let corroborated = false;
   const containers = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? []), ...(pod.spec?.ephemeralContainers ?? [])];
   const statuses = [
     ...(pod.status?.containerStatuses ?? []),
     ...(pod.status?.initContainerStatuses ?? []),
     ...(pod.status?.ephemeralContainerStatuses ?? []),
   ];
-  if (target.container !== null) {
+  const no = (mismatch: string): Identity => ({ mismatch, unverified: null });
+  if (target.container === null) missing.push('the finding names no container');
+  else {
     const container = containers.find((c) => c.name === target.container);
-    if (!container) return `pod has no container ${JSON.stringify(target.container)}: not the pod the finding names`;
+    if (!container) return no(`pod has no container ${JSON.stringify(target.container)}: not the pod the finding names`);
     checks.push(`container ${target.container} present`);
     if (target.image !== null && container.image !== undefined) {
       const status = statuses.find((s) => s.name === target.container);
@@ -78,29 +96,43 @@ function mismatch(plan: Plan, pod: Pod, policy: Policy, checks: string[], warnin
       const wanted = digestOf(target.imageId) ?? digestOf(target.image);
       const sameDigest = wanted !== null && [status?.imageID, status?.image, container.image].some((v) => digestOf(v) === wanted);
       if (!sameRef && !sameDigest) {
-        return `container ${target.container} runs image ${JSON.stringify(container.image)}, the finding names ${JSON.stringify(target.image)}: not the pod the finding names`;
+        return no(`container ${target.container} runs image ${JSON.stringify(container.image)}, the finding names ${JSON.stringify(target.image)}: not the pod the finding names`);
       }
       checks.push(`image matches (${sameRef ? 'reference' : 'digest'})`);
+      corroborated = true;
     }
   }
   const eventTime = plan.finding.eventTime ? Date.parse(plan.finding.eventTime) : NaN;
   const created = pod.metadata.creationTimestamp ? Date.parse(pod.metadata.creationTimestamp) : NaN;
   if (!Number.isNaN(eventTime) && !Number.isNaN(created)) {
     if (created > eventTime) {
-      return `pod was created at ${pod.metadata.creationTimestamp}, after the finding's event (${plan.finding.eventTime}): a replacement with the same name`;
+      return no(`pod was created at ${pod.metadata.creationTimestamp}, after the finding's event (${plan.finding.eventTime}): a replacement with the same name`);
     }
     checks.push('pod existed at the finding time');
+  } else {
+    missing.push(Number.isNaN(eventTime) ? 'the finding has no usable eventTime' : 'the pod has no creationTimestamp');
   }
   const live = pod.spec?.nodeName ?? null;
   if (target.node !== null && live !== null && live !== target.node) {
     const text = `pod runs on node ${live}, the finding names node ${target.node}`;
-    if (policy.guards.requireNodeMatch) return `${text}: not the pod the finding names (guards.requireNodeMatch)`;
+    if (policy.guards.requireNodeMatch) return no(`${text}: not the pod the finding names (guards.requireNodeMatch)`);
     warnings.push(`${text}; acting on ${live} (guards.requireNodeMatch is off)`);
-  } else if (live !== null) checks.push(`pod on node ${live}`);
-  return null;
+  } else if (live !== null) {
+    checks.push(`pod on node ${live}`);
+    if (target.node !== null) corroborated = true;
+  }
+  if (target.container !== null && !corroborated) missing.push('neither the image nor the node the finding names agrees with the pod');
+  if (missing.length > 0) return { mismatch: null, unverified: `identity not verified (${missing.join('; ')}): report only for this pod` };
+  checks.push('identity verified (container, image or node, existed at the event time)');
+  return { mismatch: null, unverified: null };
 }
 
-export async function preflight(kube: KubeApi, plan: Plan, policy: Policy): Promise<PreflightResult> {
+export interface PreflightOptions {
+  /** The plan has an action that removes the pod (ClusterAction.removesPod): the replica floor applies. */
+  removesPod: boolean;
+}
+
+export async function preflight(kube: KubeApi, plan: Plan, policy: Policy, options: PreflightOptions): Promise<PreflightResult> {
   const target = plan.target!;
   const result: PreflightResult = {
     pod: null,
@@ -126,6 +158,10 @@ export async function preflight(kube: KubeApi, plan: Plan, policy: Policy): Prom
   if (namespace === null || name === null) {
     result.podBlock = { status: 'skipped', reason: 'the finding names no pod' };
     result.removalBlock = result.podBlock;
+  } else if (!isDns1123Label(namespace) || !isDns1123Subdomain(name)) {
+    // Never sent: an invalid name in a URL path can address another object (`..`).
+    result.podBlock = { status: 'skipped', reason: `the finding's pod ${JSON.stringify(`${namespace}/${name}`.slice(0, 120))} is not a valid Kubernetes name: not looked up` };
+    result.removalBlock = result.podBlock;
   } else {
     const pod = await kube.readPod(namespace, name);
     if (pod === null) {
@@ -135,9 +171,10 @@ export async function preflight(kube: KubeApi, plan: Plan, policy: Policy): Prom
     } else {
       result.pod = pod;
       result.checks.push(`pod ${namespace}/${name} found (uid ${pod.metadata.uid})`);
-      const wrong = mismatch(plan, pod, policy, result.checks, result.warnings);
-      if (wrong) {
-        result.all = { status: 'skipped', reason: wrong };
+      const identity = identify(plan, pod, policy, result.checks, result.warnings);
+      const notThePod = identity.mismatch ?? identity.unverified;
+      if (notThePod !== null) {
+        result.all = { status: 'skipped', reason: notThePod };
         return result;
       }
       const optOut = policy.guards.optOutAnnotation;
@@ -153,24 +190,32 @@ export async function preflight(kube: KubeApi, plan: Plan, policy: Policy): Prom
       // API server fewer before containment. Handled here too, so that a failing owner read
       // cannot leave its rejection unobserved; awaited below, where it is still thrown.
       const nodeName = pod.spec?.nodeName ?? target.node;
-      if (nodeName !== null) {
+      if (nodeName !== null && isDns1123Subdomain(nodeName)) {
         nodeRead = kube.readNode(nodeName);
         nodeRead.catch(() => undefined);
       }
       await readOwners(kube, pod, policy, result);
       if (pod.spec?.hostNetwork) result.warnings.push('pod uses hostNetwork: a NetworkPolicy does not isolate it');
       // The floor matters only to removal; a plan without one spares the list call before containment.
-      const removes = plan.actions.some((a) => a.type === 'evict-pod' || a.type === 'delete-pod');
-      if (removes && result.removalBlock === null && result.podBlock === null) await checkReplicaFloor(kube, pod, policy, result);
+      if (options.removesPod && result.removalBlock === null && result.podBlock === null) await checkReplicaFloor(kube, pod, policy, result);
     }
   }
 
   result.nodeName = result.pod?.spec?.nodeName ?? target.node;
   if (result.pod === null && target.node !== null) {
-    result.warnings.push(`pod not found: node ${target.node} comes from the finding, not from the live pod`);
+    if (policy.guards.cordonWhenPodGone) {
+      result.warnings.push(`pod not found: node ${target.node} comes from the finding, not from a verified pod (guards.cordonWhenPodGone)`);
+    } else {
+      // Nothing on the cluster ties the finding's node to the finding any more.
+      result.nodeBlock = { status: 'skipped', reason: `no verified pod runs on node ${target.node}: the node is named only by the finding (guards.cordonWhenPodGone is off)` };
+    }
   }
-  if (result.nodeName === null) {
+  if (result.nodeBlock !== null) {
+    // decided above
+  } else if (result.nodeName === null) {
     result.nodeBlock = { status: 'skipped', reason: 'no node is known for this pod' };
+  } else if (!isDns1123Subdomain(result.nodeName)) {
+    result.nodeBlock = { status: 'skipped', reason: `node name ${JSON.stringify(result.nodeName.slice(0, 80))} is not a valid Kubernetes name: not looked up` };
   } else {
     result.node = await (nodeRead ?? kube.readNode(result.nodeName));
     if (result.node === null) result.nodeBlock = { status: 'skipped', reason: `node ${result.nodeName} no longer exists` };

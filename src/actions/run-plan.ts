@@ -1,7 +1,8 @@
 // Runs a Plan's actions against one cluster: preflight once, then each planned
 // action in plan order with its guards, with snapshots taken before anything
 // removes the pod. Dry-run runs every read and every check and writes nothing.
-import type { ActionOutcome } from '../core/outcome.ts';
+import { TransientError } from '../core/errors.ts';
+import { isInForce, type ActionOutcome } from '../core/outcome.ts';
 import type { ActionType, Policy } from '../core/policy.ts';
 import type { ClusterSnapshots, ContainmentRequest, ContainmentResult, StepLogger } from '../core/ports.ts';
 import { incidentFor, type ActionContext, type ClusterAction } from './action.ts';
@@ -11,7 +12,8 @@ import { deletePod } from './delete-pod.ts';
 import { describeKubeError, permanentOrThrow } from './errors.ts';
 import { evictPod } from './evict-pod.ts';
 import { isolatePod } from './isolate-pod.ts';
-import type { KubeApi } from './kube-api.ts';
+import type { ClusterFacts, KubeApi } from './kube-api.ts';
+import { readBack } from './read-back.ts';
 import { labelPod } from './label-pod.ts';
 import { preflight, type Block, type PreflightResult } from './preflight.ts';
 import { PREFLIGHT_RBAC, unionOfNeeds, type RbacNeed } from './rbac.ts';
@@ -36,6 +38,7 @@ export interface RunPlanDeps {
   policy: Policy;
   log: StepLogger;
   now: () => Date;
+  facts: ClusterFacts;
 }
 
 function allAs(request: ContainmentRequest, status: ActionOutcome['status'], reason: string, warnings: string[] = []): ContainmentResult {
@@ -49,6 +52,14 @@ function blockFor(action: ClusterAction, pre: PreflightResult): Block | null {
   return pre.podBlock;
 }
 
+/** Said whenever isolation is planned: NetworkPolicy does not promise to cut what is already open. */
+export function openConnectionsNote(plan: ContainmentRequest['plan']): string {
+  const removal = plan.actions.find((a) => ACTIONS[a.type].removesPod);
+  return `isolation blocks new connections only: connections already open (a reverse shell, a running download) may persist until the pod is removed; ${
+    removal ? `this plan removes the pod (${removal.type})` : 'this plan does NOT remove the pod (add evict-pod or delete-pod to the rule)'
+  }`;
+}
+
 export async function runPlan(request: ContainmentRequest, deps: RunPlanDeps): Promise<ContainmentResult> {
   const { plan } = request;
   const { kube, policy, log } = deps;
@@ -57,7 +68,7 @@ export async function runPlan(request: ContainmentRequest, deps: RunPlanDeps): P
 
   let pre: PreflightResult;
   try {
-    pre = await preflight(kube, plan, policy);
+    pre = await preflight(kube, plan, policy, { removesPod: plan.actions.some((a) => ACTIONS[a.type].removesPod) });
   } catch (error) {
     const e = permanentOrThrow(error, 'preflight');
     return allAs(request, 'failed', `preflight: ${describeKubeError(e)}`);
@@ -87,25 +98,48 @@ export async function runPlan(request: ContainmentRequest, deps: RunPlanDeps): P
   const now = deps.now();
   const outcomes: ActionOutcome[] = [];
   const plannedTypes = new Set(plan.actions.map((a) => a.type));
+  const ctx: ActionContext = { kube, plan, policy, incident, now, pod: pre.pod, nodeName: pre.nodeName, node: pre.node, facts: deps.facts };
 
   for (const planned of plan.actions) {
     const action = ACTIONS[planned.type];
-    if (action.removesPod) await captureOnce();
     const started = Date.now();
-    const outcome = await decide(action);
-    outcomes.push({ ...outcome, durationMs: Date.now() - started });
+    let outcome: ActionOutcome;
+    try {
+      if (action.removesPod && !plan.dryRun) await captureOnce();
+      outcome = await decide(action);
+    } catch (error) {
+      // A fault that may heal: reported as pending (the message is retried), and the
+      // rest of the plan still runs, so what could be done now is done now.
+      if (!(error instanceof TransientError)) throw error;
+      outcome = { type: action.type, status: 'pending', reason: `${error.message} (retried on redelivery)` };
+    }
+    outcome = { ...outcome, durationMs: Date.now() - started };
+    outcomes.push(outcome);
+    await request.onOutcome?.(outcome);
   }
-  await captureOnce();
+  if (!plan.dryRun && outcomes.some((o) => o.status !== 'skipped' && o.status !== 'pending')) {
+    await readBack(outcomes, { kube, pre, incident, facts: deps.facts, quarantineLabel: policy.actionSettings.quarantineLabel, warnings });
+  }
+  try {
+    await captureOnce();
+  } catch (error) {
+    if (!(error instanceof TransientError)) throw error;
+    warnings.push(`snapshot: ${error.message}`);
+  }
+  if (plannedTypes.has('isolate-pod')) warnings.push(openConnectionsNote(plan));
   return { outcomes, snapshots, warnings };
 
   async function decide(action: ClusterAction): Promise<ActionOutcome> {
     const type = action.type;
     const previous = request.previous?.get(type);
-    if (previous && (previous.status === 'done' || previous.status === 'already')) {
+    if (previous && isInForce(previous.status)) {
       return { type, status: 'already', reason: `${previous.status} in an earlier delivery: ${previous.reason}` };
     }
     const denied = request.deniedByBudget.get(type);
     if (denied !== undefined) return { type, status: 'skipped', reason: denied };
+    if (request.startBy !== undefined && deps.now().getTime() > request.startBy) {
+      return { type, status: 'pending', reason: 'not started: this delivery ran out of time (retried on redelivery)' };
+    }
     if (policy.guards.stopOnFailure && outcomes.some((o) => o.status === 'failed')) {
       return { type, status: 'skipped', reason: 'an earlier action failed (guards.stopOnFailure)' };
     }
@@ -114,11 +148,13 @@ export async function runPlan(request: ContainmentRequest, deps: RunPlanDeps): P
       if (isolation?.status === 'failed') {
         return { type, status: 'skipped', reason: 'isolate-pod failed, so the pod is not removed (guards.deleteRequiresIsolation)' };
       }
+      if (isolation?.status === 'pending') {
+        return { type, status: 'pending', reason: 'waits for isolate-pod, which is pending retry (guards.deleteRequiresIsolation)' };
+      }
     }
     const block = blockFor(action, pre);
     if (block) return { type, status: block.status, reason: block.reason, checks: pre.checks };
 
-    const ctx: ActionContext = { kube, plan, policy, incident, now, pod: pre.pod, nodeName: pre.nodeName, node: pre.node };
     const inspection = await action.inspect(ctx);
     const checks = [...pre.checks, ...inspection.checks];
     if (plan.dryRun) {
@@ -126,7 +162,7 @@ export async function runPlan(request: ContainmentRequest, deps: RunPlanDeps): P
       return { type, status: 'would', reason, checks };
     }
     if (inspection.already) return { type, status: 'already', reason: inspection.already, checks };
-    const applied = await action.apply(ctx);
+    const applied = await action.apply(ctx, inspection);
     return { type, ...applied, checks };
   }
 }

@@ -11,10 +11,35 @@ import type { PreflightResult } from './preflight.ts';
 
 export const INSTANCE_ID_ANNOTATION = 'container.googleapis.com/instance_id';
 
-/** A copy fit for evidence: env values (often secrets) are replaced, managedFields dropped. */
+export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * An annotation value that holds a JSON document: `kubectl apply`'s copy of the
+ * spec (with env values), and tools that do the same. Judged by its first
+ * character, so a broken or huge document is hidden without being parsed.
+ */
+function holdsJsonDocument(value: string): boolean {
+  const first = value.trimStart()[0];
+  return first === '{' || first === '[';
+}
+
+/**
+ * A copy fit for evidence: env values (often secrets) are replaced, managedFields
+ * dropped, and annotations that hold a spec copy (last-applied-configuration, any
+ * JSON document) replaced, since they repeat the env values.
+ */
 export function redactPod(pod: Pod): unknown {
   const copy = structuredClone(pod) as Pod & { metadata: { managedFields?: unknown } };
   delete copy.metadata.managedFields;
+  if (copy.metadata.annotations) {
+    // Rebuilt (not assigned in place), so even a "__proto__" key stays an own, redacted entry.
+    copy.metadata.annotations = Object.fromEntries(
+      Object.entries(copy.metadata.annotations).map(([key, value]) => [
+        key,
+        key === LAST_APPLIED_ANNOTATION || (typeof value === 'string' && holdsJsonDocument(value)) ? '<redacted>' : value,
+      ]),
+    );
+  }
   const spec = copy.spec as Record<string, unknown> | undefined;
   for (const list of ['containers', 'initContainers', 'ephemeralContainers']) {
     for (const c of (spec?.[list] as { env?: { value?: string }[] }[] | undefined) ?? []) {

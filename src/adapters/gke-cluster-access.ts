@@ -10,11 +10,14 @@ import { createRequire } from 'node:module';
 import type { GoogleAuth } from 'google-auth-library';
 import { PermanentError, TransientError } from '../core/errors.ts';
 import type { Policy } from '../core/policy.ts';
-import type { ClusterConnector, KubeApi } from '../actions/kube-api.ts';
-import { createKubeApi, kubeConfigForEndpoint, kubeConfigFromFile, type KubeApiOptions } from './kubernetes.ts';
+import type { ClusterConnector, ClusterFacts, KubeApi } from '../actions/kube-api.ts';
+import { createKubeApi, kubeConfigForEndpoint, kubeConfigFromFile, networkCause, type KubeApiOptions } from './kubernetes.ts';
 
 export interface GkeCluster {
   endpoint?: string | null;
+  autopilot?: { enabled?: boolean | null } | null;
+  networkConfig?: { datapathProvider?: string | number | null } | null;
+  networkPolicy?: { enabled?: boolean | null; provider?: string | number | null } | null;
   masterAuth?: { clusterCaCertificate?: string | null } | null;
   privateClusterConfig?: { privateEndpoint?: string | null } | null;
   controlPlaneEndpointsConfig?: {
@@ -43,6 +46,21 @@ export interface GkeEndpoint {
   token: string;
   expiresAt: number;
   private: boolean;
+  facts: ClusterFacts;
+}
+
+/**
+ * GKE enforces NetworkPolicy with Dataplane V2 (datapathProvider ADVANCED_DATAPATH,
+ * always on Autopilot) or with network policy enforcement (Calico,
+ * networkPolicy.enabled). Anything else stores the objects and enforces nothing.
+ */
+export function gkeNetworkPolicyFacts(cluster: GkeCluster): ClusterFacts {
+  // The gRPC client gives enums as strings by default; numbers in case a caller asked for them (ADVANCED_DATAPATH = 2).
+  const datapath = cluster.networkConfig?.datapathProvider;
+  if (cluster.autopilot?.enabled === true) return { networkPolicy: 'enforced', networkPolicySource: 'GKE Autopilot (Dataplane V2)' };
+  if (datapath === 'ADVANCED_DATAPATH' || datapath === 2) return { networkPolicy: 'enforced', networkPolicySource: 'GKE Dataplane V2' };
+  if (cluster.networkPolicy?.enabled === true) return { networkPolicy: 'enforced', networkPolicySource: 'GKE network policy enforcement (Calico)' };
+  return { networkPolicy: 'not-enforced', networkPolicySource: 'GKE cluster without Dataplane V2 or network policy enforcement' };
 }
 
 export interface ClusterAccessOptions {
@@ -78,10 +96,15 @@ const TRANSIENT_GRPC = new Set([2, 4, 8, 10, 13, 14]);
 
 function accessError(what: string, error: unknown): Error {
   const code = (error as { code?: unknown })?.code;
-  const message = `${what}: ${(error as Error)?.message ?? String(error)}`.slice(0, 500);
   if (typeof code === 'number') {
+    const message = `${what}: ${(error as Error)?.message ?? String(error)}`.slice(0, 500);
     return TRANSIENT_GRPC.has(code) ? new TransientError(message, { cause: error }) : new PermanentError(message, { cause: error });
   }
+  // The token endpoint's client (gaxios) reports a socket fault like fetch does: the code says what it was.
+  const cause = networkCause(error);
+  const message = `${what}: ${cause?.message ?? (error as Error)?.message ?? String(error)}`.slice(0, 500);
+  // A certificate that does not verify (a TLS-inspecting proxy on the way) does not fix itself.
+  if (cause?.tls) return new PermanentError(message, { cause: error });
   // No ADC at all will not fix itself; network trouble reaching the token endpoint will.
   if (/Could not load the default credentials|invalid_grant|unauthorized_client/i.test(message)) {
     return new PermanentError(message, { cause: error });
@@ -172,7 +195,20 @@ export class ClusterAccess implements ClusterConnector {
       token: token.token,
       expiresAt: Math.max(now, tokenExpiry - EXPIRY_MARGIN_MS),
       private: usePrivate,
+      facts: gkeNetworkPolicyFacts(cluster),
     };
+  }
+
+  async facts(clusterName: string): Promise<ClusterFacts> {
+    const mapping = this.#policy.clusters[clusterName];
+    if (mapping) {
+      const declared = mapping.networkPolicyEnforcement;
+      return {
+        networkPolicy: declared,
+        networkPolicySource: declared === 'unknown' ? 'not declared: set networkPolicyEnforcement in the policy\'s clusters entry' : 'declared in the policy\'s clusters entry',
+      };
+    }
+    return (await this.endpoint(clusterName)).facts;
   }
 
   async connect(clusterName: string): Promise<KubeApi> {

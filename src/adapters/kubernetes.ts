@@ -9,15 +9,20 @@ import {
   Exec,
   KubeConfig,
   NetworkingV1Api,
+  Observable,
   PatchStrategy,
   setHeaderOptions,
+  type ConfigurationOptions,
+  type ObservableMiddleware,
   type V1NetworkPolicy,
 } from '@kubernetes/client-node';
+import { isDns1123Label, isDns1123Subdomain } from '../core/k8s-names.ts';
 import {
   KubeApiError,
   type ExecResult,
   type KubeApi,
   type KubeEvent,
+  type LabelSelectorRequirement,
   type NetworkPolicy,
   type Node,
   type Pod,
@@ -37,6 +42,72 @@ const DEFAULT_TIMEOUT_MS = 15_000;
 /** The client returns class instances with Date fields; the actions work on the wire JSON. */
 function plain<T>(value: unknown): T {
   return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/**
+ * OpenSSL's and Node's codes for a peer certificate that does not verify (chain,
+ * validity, purpose) or does not name the host. Waiting fixes none of them: a
+ * wrong CA or endpoint is configuration, and an impostor stays an impostor.
+ */
+const TLS_VERIFY_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_TLS_CERT_ALTNAME_FORMAT',
+]);
+
+export interface NetworkCause {
+  /** The socket-level code: ECONNREFUSED, UND_ERR_CONNECT_TIMEOUT, UNABLE_TO_VERIFY_LEAF_SIGNATURE… */
+  code: string;
+  /** "fetch failed (UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate)". */
+  message: string;
+  /** The peer's certificate or host name did not verify: permanent. */
+  tls: boolean;
+}
+
+/**
+ * The useful part of a client error's cause chain. undici reports every
+ * connection fault as `TypeError: fetch failed` and puts what happened in
+ * `cause` (an AggregateError when several addresses were tried); gaxios and ws
+ * put the code on the error itself. null when no link carries a string code.
+ */
+export function networkCause(error: unknown): NetworkCause | null {
+  // Duck-typed, not instanceof: Node's socket errors may come from another realm (a vm context).
+  const messageOf = (value: unknown): string => {
+    const message = (value as { message?: unknown } | null)?.message;
+    return typeof message === 'string' ? message : '';
+  };
+  let link: unknown = error;
+  for (let depth = 0; depth < 6 && typeof link === 'object' && link !== null; depth += 1) {
+    const code = (link as { code?: unknown }).code;
+    if (typeof code === 'string' && code !== '') {
+      const top = messageOf(error) || String(error);
+      const detail = link === error ? '' : messageOf(link);
+      const what = detail === '' ? code : detail.includes(code) ? detail : `${code}: ${detail}`;
+      return { code, message: top.includes(code) ? top : `${top} (${what})`, tls: TLS_VERIFY_CODES.has(code) };
+    }
+    const errors = (link as { errors?: unknown }).errors;
+    link = (link as { cause?: unknown }).cause ?? (Array.isArray(errors) ? errors[0] : undefined);
+  }
+  return null;
 }
 
 function toKubeApiError(error: unknown): KubeApiError {
@@ -66,26 +137,71 @@ function toKubeApiError(error: unknown): KubeApiError {
         { cause: error },
       );
     }
-    return new KubeApiError(code, '', typeof body === 'string' && body !== '' ? body.slice(0, 500) : `HTTP ${code}`, [], {
-      cause: error,
-    });
+    // client-node 2.x throws a 401 away unread (body undefined, Status or not): the
+    // reason is all the status code says, and it must reach the report.
+    const reason = code === 401 ? 'Unauthorized' : '';
+    const text = typeof body === 'string' && body !== '' ? body.slice(0, 500) : reason || `HTTP ${code}`;
+    return new KubeApiError(code, reason, text, [], { cause: error });
   }
   const message = error instanceof Error ? error.message : String(error);
-  return new KubeApiError(0, 'NetworkError', message.slice(0, 500), [], { cause: error });
+  // Thrown before any request when a kubeconfig names http:// without skipping TLS verification.
+  if (/HTTP protocol is not allowed/.test(message)) return new KubeApiError(0, 'ConfigError', message.slice(0, 500), [], { cause: error });
+  const cause = networkCause(error);
+  if (cause === null) return new KubeApiError(0, 'NetworkError', message.slice(0, 500), [], { cause: error });
+  return new KubeApiError(0, cause.tls ? 'TLSError' : 'NetworkError', cause.message.slice(0, 500), [], { cause: error });
 }
 
-async function call<T>(what: string, timeoutMs: number, request: () => Promise<T>): Promise<T> {
+/** Client options for one request; `base` carries the request's own (a PATCH content type). */
+type WithDeadline = (base?: ConfigurationOptions) => ConfigurationOptions;
+
+/**
+ * One request with a deadline that also cancels it: past `timeoutMs` the
+ * request's fetch is aborted (the connection closes, no write lands late) and
+ * the call fails with a transient Timeout. `request` must pass `withDeadline()`
+ * as the client method's options, or the deadline only stops the waiting.
+ */
+async function call<T>(what: string, timeoutMs: number, request: (withDeadline: WithDeadline) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const abortOnDeadline: ObservableMiddleware = {
+    pre: (context) => {
+      context.setSignal(controller.signal);
+      return new Observable(Promise.resolve(context));
+    },
+    post: (response) => new Observable(Promise.resolve(response)),
+  };
+  // 'append': the client's own middleware (User-Agent) and the base's stay.
+  const withDeadline: WithDeadline = (base) => ({
+    ...base,
+    middleware: [...(base?.middleware ?? []), abortOnDeadline],
+    middlewareMergeStrategy: 'append',
+  });
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new KubeApiError(0, 'Timeout', `${what} timed out after ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => {
+      const error = new KubeApiError(0, 'Timeout', `${what} timed out after ${timeoutMs} ms`);
+      reject(error);
+      controller.abort(error);
+    }, timeoutMs);
   });
   try {
-    return await Promise.race([request(), timeout]);
+    return await Promise.race([request(withDeadline), timeout]);
   } catch (error) {
     throw toKubeApiError(error);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Every name is checked before it goes into a URL path: client-node builds the
+ * path from it, and `..` or `.` there would address another object
+ * (`/namespaces/payments/pods/..` is read as `/namespaces/payments`). Thrown as
+ * a permanent error, so an invalid name from a finding never becomes a request.
+ */
+function checked(kind: 'namespace' | 'container' | 'name', value: string): string {
+  const valid = kind === 'name' ? isDns1123Subdomain(value) : isDns1123Label(value);
+  if (!valid) throw new KubeApiError(0, 'InvalidName', `refused to send a request for the invalid ${kind} ${JSON.stringify(value.slice(0, 80))}`);
+  return value;
 }
 
 async function orNull<T>(promise: Promise<T>): Promise<T | null> {
@@ -131,69 +247,127 @@ export function createKubeApi(kc: KubeConfig, options: KubeApiOptions = {}): Kub
 
   return {
     async readPod(namespace, name) {
-      return orNull(call('read pod', timeoutMs, async () => plain<Pod>(await core.readNamespacedPod({ name, namespace }))));
+      checked('namespace', namespace);
+      checked('name', name);
+      return orNull(call('read pod', timeoutMs, async (withDeadline) => plain<Pod>(await core.readNamespacedPod({ name, namespace }, withDeadline()))));
     },
     async readNode(name) {
-      return orNull(call('read node', timeoutMs, async () => plain<Node>(await core.readNode({ name }))));
+      checked('name', name);
+      return orNull(call('read node', timeoutMs, async (withDeadline) => plain<Node>(await core.readNode({ name }, withDeadline()))));
     },
     async readReplicaSet(namespace, name) {
+      checked('namespace', namespace);
+      checked('name', name);
       return orNull(
-        call('read replicaset', timeoutMs, async () => plain<ReplicaSet>(await apps.readNamespacedReplicaSet({ name, namespace }))),
+        call('read replicaset', timeoutMs, async (withDeadline) =>
+          plain<ReplicaSet>(await apps.readNamespacedReplicaSet({ name, namespace }, withDeadline())),
+        ),
       );
     },
     async listPods(namespace, labelSelector) {
-      return call('list pods', timeoutMs, async () => {
-        const list = await core.listNamespacedPod({ namespace, ...(labelSelector ? { labelSelector } : {}) });
+      checked('namespace', namespace);
+      return call('list pods', timeoutMs, async (withDeadline) => {
+        const list = await core.listNamespacedPod({ namespace, ...(labelSelector ? { labelSelector } : {}) }, withDeadline());
         return plain<Pod[]>(list.items);
       });
     },
     async listEvents(namespace, fieldSelector) {
-      return call('list events', timeoutMs, async () => {
-        const list = await core.listNamespacedEvent({ namespace, fieldSelector, limit: 100 });
+      checked('namespace', namespace);
+      return call('list events', timeoutMs, async (withDeadline) => {
+        const list = await core.listNamespacedEvent({ namespace, fieldSelector, limit: 100 }, withDeadline());
         return plain<KubeEvent[]>(list.items);
       });
     },
     async readPodLog(namespace, name, container, tailLines) {
-      return call('read pod log', timeoutMs, async () =>
-        String(await core.readNamespacedPodLog({ name, namespace, container, tailLines, limitBytes: 1024 * 1024 })),
+      checked('namespace', namespace);
+      checked('name', name);
+      checked('container', container);
+      return call('read pod log', timeoutMs, async (withDeadline) =>
+        String(await core.readNamespacedPodLog({ name, namespace, container, tailLines, limitBytes: 1024 * 1024 }, withDeadline())),
       );
     },
     async patchPodMetadata(namespace, name, uid, patch) {
+      checked('namespace', namespace);
+      checked('name', name);
       const body = { metadata: { uid, ...patch } };
-      return call('patch pod', timeoutMs, async () =>
-        plain<Pod>(await core.patchNamespacedPod({ name, namespace, body, fieldManager }, mergePatch)),
+      return call('patch pod', timeoutMs, async (withDeadline) =>
+        plain<Pod>(await core.patchNamespacedPod({ name, namespace, body, fieldManager }, withDeadline(mergePatch))),
       );
     },
     async createNetworkPolicy(namespace, policy) {
-      return call('create networkpolicy', timeoutMs, async () =>
-        plain<NetworkPolicy>(await networking.createNamespacedNetworkPolicy({ namespace, body: policy as V1NetworkPolicy, fieldManager })),
+      checked('namespace', namespace);
+      return call('create networkpolicy', timeoutMs, async (withDeadline) =>
+        plain<NetworkPolicy>(
+          await networking.createNamespacedNetworkPolicy({ namespace, body: policy as V1NetworkPolicy, fieldManager }, withDeadline()),
+        ),
+      );
+    },
+    async readNetworkPolicy(namespace, name) {
+      checked('namespace', namespace);
+      checked('name', name);
+      return orNull(
+        call('read networkpolicy', timeoutMs, async (withDeadline) =>
+          plain<NetworkPolicy>(await networking.readNamespacedNetworkPolicy({ name, namespace }, withDeadline())),
+        ),
+      );
+    },
+    async listNetworkPolicies(namespace) {
+      checked('namespace', namespace);
+      return call('list networkpolicies', timeoutMs, async (withDeadline) => {
+        const list = await networking.listNamespacedNetworkPolicy({ namespace }, withDeadline());
+        return plain<NetworkPolicy[]>(list.items);
+      });
+    },
+    async patchNetworkPolicySelector(namespace, name, resourceVersion, matchExpressions: LabelSelectorRequirement[], annotations) {
+      checked('namespace', namespace);
+      checked('name', name);
+      // resourceVersion in a merge patch is a precondition: a policy edited since we read it is a 409, not overwritten.
+      const body = { metadata: { resourceVersion, annotations }, spec: { podSelector: { matchExpressions } } };
+      return call('patch networkpolicy', timeoutMs, async (withDeadline) =>
+        plain<NetworkPolicy>(await networking.patchNamespacedNetworkPolicy({ name, namespace, body, fieldManager }, withDeadline(mergePatch))),
       );
     },
     async cordonNode(name, annotations) {
+      checked('name', name);
       // Merge patch: lists in it replace the node's lists, so it carries no taints.
       const body = { metadata: { annotations }, spec: { unschedulable: true } };
-      return call('cordon node', timeoutMs, async () => plain<Node>(await core.patchNode({ name, body, fieldManager }, mergePatch)));
+      return call('cordon node', timeoutMs, async (withDeadline) =>
+        plain<Node>(await core.patchNode({ name, body, fieldManager }, withDeadline(mergePatch))),
+      );
     },
     async evictPod(namespace, name, uid) {
-      await call('evict pod', timeoutMs, () =>
-        core.createNamespacedPodEviction({
-          name,
-          namespace,
-          body: {
-            apiVersion: 'policy/v1',
-            kind: 'Eviction',
-            metadata: { name, namespace },
-            deleteOptions: { preconditions: { uid } },
+      checked('namespace', namespace);
+      checked('name', name);
+      await call('evict pod', timeoutMs, (withDeadline) =>
+        core.createNamespacedPodEviction(
+          {
+            name,
+            namespace,
+            body: {
+              apiVersion: 'policy/v1',
+              kind: 'Eviction',
+              metadata: { name, namespace },
+              deleteOptions: { preconditions: { uid } },
+            },
           },
-        }),
+          withDeadline(),
+        ),
       );
     },
     async deletePod(namespace, name, uid, gracePeriodSeconds) {
-      await call('delete pod', timeoutMs, () =>
-        core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds, body: { gracePeriodSeconds, preconditions: { uid } } }),
+      checked('namespace', namespace);
+      checked('name', name);
+      await call('delete pod', timeoutMs, (withDeadline) =>
+        core.deleteNamespacedPod(
+          { name, namespace, gracePeriodSeconds, body: { gracePeriodSeconds, preconditions: { uid } } },
+          withDeadline(),
+        ),
       );
     },
     async exec(namespace, pod, container, argv, execTimeoutMs) {
+      checked('namespace', namespace);
+      checked('name', pod);
+      checked('container', container);
       const stdout = new Collect(EXEC_OUTPUT_LIMIT);
       const stderr = new Collect(EXEC_OUTPUT_LIMIT);
       return new Promise<ExecResult>((resolve, reject) => {

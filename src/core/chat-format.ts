@@ -3,9 +3,13 @@
 // every attacker-influenced value is HTML-escaped (so no tag, link or
 // <users/all> mention can form), URL schemes are defanged (no auto-link), the
 // text is made one inert line and bounded. Only allow-listed links are buttons.
+//
+// Chat refuses a message over 32 000 bytes, so every part has a byte budget
+// and the sum stays below it; within a part long lines are cut to fit, never
+// dropped, and the child process and the outcome have widgets of their own.
 import type { Summary, SummaryProcess } from './summary.ts';
 import { safeHeadline } from './slack-format.ts';
-import { allowedLink, defangUrls, inertLine } from './sink-text.ts';
+import { allowedLink, cutChatLine, defangUrls, fitLines, inertLine, wireBytes, type FitLine } from './sink-text.ts';
 
 type Widget =
   | { textParagraph: { text: string } }
@@ -23,8 +27,17 @@ export interface ChatMessage {
   }[];
 }
 
-// Chat caps a message at 32 000 bytes; widgets stay well below that in sum.
+// Wire bytes per part. Chat caps a message at 32 000 bytes; in sum (8 target
+// fields, 2 processes, decision, actions, evidence, warnings, budget, buttons
+// and the JSON around them) these stay below ~29 000.
 const PARAGRAPH_MAX = 3000;
+const BUDGET_MAX = 2000;
+const EVIDENCE_MAX = 3500;
+const WARNINGS_MAX = 2000;
+const FIELD_MAX = 600;
+const REASON_MAX = 1200;
+const TITLE_MAX = 200;
+const BUTTON_URL_MAX = 2000;
 
 export function escapeChatHtml(value: string): string {
   return value
@@ -43,14 +56,15 @@ export function chatText(value: string | null | undefined, max = 200): string {
   return escapeChatHtml(defangUrls(line));
 }
 
-function within(lines: string[], max = PARAGRAPH_MAX): string {
-  let out = '';
-  for (const line of lines) {
-    const next = out === '' ? line : `${out}<br>${line}`;
-    if (next.length > max) return `${out}<br>…`;
-    out = next;
-  }
-  return out;
+/** Lines fitted into one paragraph: cut to share the room, never split inside a tag, entity or pair. */
+function within(lines: readonly (string | FitLine)[], max = PARAGRAPH_MAX): string {
+  return fitLines(lines, {
+    max,
+    separator: '<br>',
+    measure: wireBytes,
+    cut: cutChatLine,
+    more: (n) => `<i>… ${n} more line${n === 1 ? '' : 's'}</i>`,
+  });
 }
 
 function processLines(label: string, p: SummaryProcess | null): string[] {
@@ -63,8 +77,8 @@ function processLines(label: string, p: SummaryProcess | null): string[] {
   ];
 }
 
-function decorated(topLabel: string, value: string | null, max = 300): Widget {
-  return { decoratedText: { topLabel, text: chatText(value, max), wrapText: true } };
+function decorated(topLabel: string, value: string | null, max = 300, bytes = FIELD_MAX): Widget {
+  return { decoratedText: { topLabel, text: cutChatLine(chatText(value, max), bytes), wrapText: true } };
 }
 
 export function formatChat(summary: Summary): ChatMessage {
@@ -78,10 +92,13 @@ export function formatChat(summary: Summary): ChatMessage {
       widgets: [
         {
           textParagraph: {
-            text: within([
-              '<font color="#d93025"><b>These actions were NOT taken:</b></font>',
-              ...summary.budget.denied.map((d) => `${chatText(d.action, 40)}: ${chatText(d.reason, 400)}`),
-            ]),
+            text: within(
+              [
+                '<font color="#d93025"><b>These actions were NOT taken:</b></font>',
+                ...summary.budget.denied.map((d) => `${chatText(d.action, 40)}: ${chatText(d.reason, 400)}`),
+              ],
+              BUDGET_MAX,
+            ),
           },
         },
       ],
@@ -102,14 +119,15 @@ export function formatChat(summary: Summary): ChatMessage {
     ],
   });
 
-  const proc = [...processLines('Parent', summary.processes.parent), ...processLines('Child', summary.processes.child)];
-  if (proc.length) sections.push({ header: 'Processes', widgets: [{ textParagraph: { text: within(proc) } }] });
+  // A paragraph each, the child first: the parent's args cannot push the child's command out.
+  const proc = [processLines('Child', summary.processes.child), processLines('Parent', summary.processes.parent)].filter((l) => l.length);
+  if (proc.length) sections.push({ header: 'Processes', widgets: proc.map((lines) => ({ textParagraph: { text: within(lines) } })) });
 
   sections.push({
     header: `Decision: ${summary.decision.dryRun ? 'dry-run' : 'live'}`,
     widgets: [
       decorated('Rule', summary.decision.rule ?? 'no rule'),
-      decorated('Reason', summary.decision.reason, 400),
+      decorated('Reason', summary.decision.reason, 400, REASON_MAX),
       {
         textParagraph: {
           text: within(
@@ -124,22 +142,28 @@ export function formatChat(summary: Summary): ChatMessage {
 
   const ev = summary.evidence;
   if (ev) {
-    const lines: string[] = [];
+    // Excerpts give way first; a query's line keeps its count even when its link does not fit.
+    const lines: FitLine[] = [];
     for (const q of ev.queries) {
       const href = allowedLink(q.url);
-      lines.push(
-        `<b>${chatText(q.kind, 60)}</b> ${q.count} entr${q.count === 1 ? 'y' : 'ies'}${q.incomplete ? ` (incomplete: ${chatText(q.incomplete, 120)})` : ''}${href ? ` <a href="${escapeChatHtml(href)}">Logs Explorer</a>` : ''}`,
-      );
-      for (const e of q.excerpts) lines.push(`&nbsp;&nbsp;${chatText(e, 300)}`);
+      lines.push({
+        text: `<b>${chatText(q.kind, 60)}</b> ${q.count} entr${q.count === 1 ? 'y' : 'ies'}${q.incomplete ? ` (incomplete: ${chatText(q.incomplete, 120)})` : ''}${href ? ` <a href="${escapeChatHtml(href)}">Logs Explorer</a>` : ''}`,
+        priority: 1,
+      });
+      for (const e of q.excerpts) lines.push({ text: `&nbsp;&nbsp;${chatText(e, 300)}` });
     }
-    if (ev.bundle) lines.push(`bundle: ${chatText(ev.bundle, 300)}`);
-    for (const n of ev.notes) lines.push(chatText(n, 300));
-    sections.push({ header: 'Evidence', collapsible: true, widgets: [{ textParagraph: { text: within(lines.length ? lines : ['none']) } }] });
+    if (ev.bundle) lines.push({ text: `bundle: ${chatText(ev.bundle, 300)}`, priority: 1 });
+    for (const n of ev.notes) lines.push({ text: chatText(n, 300), priority: 1 });
+    sections.push({
+      header: 'Evidence',
+      collapsible: true,
+      widgets: [{ textParagraph: { text: within(lines.length ? lines : ['none'], EVIDENCE_MAX) } }],
+    });
   }
 
   const warnings = [...summary.warnings, ...t.problems];
   if (warnings.length) {
-    sections.push({ header: 'Warnings', widgets: [{ textParagraph: { text: within(warnings.map((w) => chatText(w, 400))) } }] });
+    sections.push({ header: 'Warnings', widgets: [{ textParagraph: { text: within(warnings.map((w) => chatText(w, 400)), WARNINGS_MAX) } }] });
   }
 
   const buttons = [
@@ -147,7 +171,7 @@ export function formatChat(summary: Summary): ChatMessage {
     ...summary.links.mitre.map((m) => ({ text: (m.id || 'MITRE').slice(0, 20), url: allowedLink(m.url) })),
     ...summary.links.virusTotal.map((u) => ({ text: 'VirusTotal', url: allowedLink(u) })),
   ]
-    .filter((b): b is { text: string; url: string } => b.url !== null)
+    .filter((b): b is { text: string; url: string } => b.url !== null && wireBytes(b.url) <= BUTTON_URL_MAX)
     .slice(0, 6)
     .map((b) => ({ text: b.text, onClick: { openLink: { url: b.url } } }));
   sections.push({
@@ -160,7 +184,7 @@ export function formatChat(summary: Summary): ChatMessage {
       {
         cardId: `scc-responder-${summary.id.slice(0, 16)}`,
         card: {
-          header: { title: escapeChatHtml(headline).slice(0, 200), subtitle: escapeChatHtml(`outcome: ${summary.outcome}`) },
+          header: { title: cutChatLine(escapeChatHtml(headline), TITLE_MAX), subtitle: escapeChatHtml(`outcome: ${summary.outcome}`) },
           sections,
         },
       },

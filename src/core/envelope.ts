@@ -52,6 +52,50 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Deeper than any SCC finding (its own fields nest about eight levels) and well inside the stack. */
+export const MAX_JSON_DEPTH = 64;
+export const TOO_DEEP = `[nested deeper than ${MAX_JSON_DEPTH} levels: dropped]`;
+
+const LONE_SURROGATE = /[\uD800-\uDFFF]/gu;
+
+/** Lone UTF-16 surrogates become U+FFFD: they cannot be encoded as UTF-8 (Pub/Sub, gRPC, Firestore refuse them). */
+function wellFormed(value: string): string {
+  return value.replace(LONE_SURROGATE, '\uFFFD');
+}
+
+/**
+ * A copy of parsed JSON that every later step can walk and send: strings (keys
+ * included) well-formed, and objects or arrays nested deeper than
+ * MAX_JSON_DEPTH replaced by the TOO_DEEP marker, so that no recursive walk
+ * (JSON.stringify in a sink, the bundle's redaction) can overflow the stack.
+ * Iterative, so the input's own depth cannot. `__proto__` keys are dropped,
+ * as the schema would drop them, so that no copy ever has a foreign prototype.
+ */
+export function boundJson(root: unknown): unknown {
+  type Frame = { source: object; copy: unknown[] | Record<string, unknown>; depth: number };
+  const stack: Frame[] = [];
+  const visit = (value: unknown, depth: number): unknown => {
+    if (typeof value === 'string') return wellFormed(value);
+    if (typeof value !== 'object' || value === null) return value;
+    if (depth > MAX_JSON_DEPTH) return TOO_DEEP;
+    const copy = Array.isArray(value) ? [] : {};
+    stack.push({ source: value, copy, depth });
+    return copy;
+  };
+  const result = visit(root, 0);
+  while (stack.length > 0) {
+    const { source, copy, depth } = stack.pop()!;
+    if (Array.isArray(copy)) {
+      for (const item of source as unknown[]) copy.push(visit(item, depth + 1));
+    } else {
+      for (const [key, item] of Object.entries(source)) {
+        if (key !== '__proto__') copy[wellFormed(key)] = visit(item, depth + 1);
+      }
+    }
+  }
+  return result;
+}
+
 function decodePubsubMessage(message: unknown, path: string): { notification: Notification; meta: PubsubMeta } {
   const parsed = pubsubMessageSchema.safeParse(message);
   if (!parsed.success) throw zodToDecodeError(parsed.error, path);
@@ -66,7 +110,7 @@ function decodePubsubMessage(message: unknown, path: string): { notification: No
   } catch (cause) {
     throw new DecodeError('Pub/Sub message data is not JSON', `${path}.data`, { cause });
   }
-  const inner = decodePayload(json, `${path}.data`);
+  const inner = decodePayload(boundJson(json), `${path}.data`);
   const meta: PubsubMeta = {};
   const messageId = m.messageId ?? m.message_id;
   const publishTime = m.publishTime ?? m.publish_time;
@@ -102,7 +146,8 @@ function looksLikeFinding(json: Record<string, unknown>): boolean {
  * the functions framework hands over), a Pub/Sub push body, a Pub/Sub
  * message, a NotificationMessage, the console's {finding, resource}, or a bare finding.
  */
-export function decodeInput(input: unknown): DecodedInput {
+export function decodeInput(raw: unknown): DecodedInput {
+  const input = boundJson(raw);
   if (!isRecord(input)) throw new DecodeError('expected a JSON object');
 
   // A CloudEvent (structured mode) carries the Pub/Sub push body in `data`.

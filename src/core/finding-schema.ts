@@ -11,6 +11,38 @@ export const int64 = z
 
 const str = z.string();
 
+/**
+ * Identifying strings are bounded here, at the edge, because they travel whole:
+ * the finding name into the ledger document (Firestore refuses a field over
+ * 1 MiB), pod and node annotations (256 KiB in all per object), log lines and
+ * labels. Real names are about 120 characters
+ * (`organizations/O/sources/S/locations/L/findings/F`, a 32-character id), so a
+ * longer one is not an SCC finding: the message is refused (DecodeError: logged
+ * once, acked), never cut, since a cut name could be another finding's.
+ */
+export const MAX_FINDING_NAME = 512;
+const MAX_ENUM = 128;
+const MAX_TIMESTAMP = 64;
+
+const bounded = (max: number, what: string) =>
+  z.string().max(max, `${what} is longer than ${max} characters: not from Security Command Center`);
+const resourceName = bounded(MAX_FINDING_NAME, 'a resource name');
+const enumName = bounded(MAX_ENUM, 'an enum value');
+const timestamp = bounded(MAX_TIMESTAMP, 'a timestamp');
+
+/**
+ * MITRE tactic and technique names are proto enum names (EXECUTION, UNIX_SHELL)
+ * that the summary and the evidence links look up in name → id tables. Anything
+ * else is dropped here: `constructor` or `toString` would find a function on
+ * a plain table's prototype, which crashed the summary.
+ */
+const MITRE_NAME = /^[A-Z][A-Z0-9_]{0,127}$/;
+const mitreName = str.optional().transform((v) => (v !== undefined && MITRE_NAME.test(v) ? v : undefined));
+const mitreNames = z
+  .array(str)
+  .optional()
+  .transform((list) => list?.filter((v) => MITRE_NAME.test(v)));
+
 export const fileSchema = z.looseObject({
   path: str.optional(),
   sha256: str.optional(),
@@ -63,17 +95,17 @@ export const kubernetesSchema = z.looseObject({
 });
 
 export const findingSchema = z.looseObject({
-  name: str.optional(),
-  canonicalName: str.optional(),
-  parent: str.optional(),
-  resourceName: str.optional(),
-  state: str.optional(),
-  category: str.optional(),
-  severity: str.optional(),
-  mute: str.optional(),
-  findingClass: str.optional(),
-  eventTime: str.optional(),
-  createTime: str.optional(),
+  name: resourceName.optional(),
+  canonicalName: resourceName.optional(),
+  parent: resourceName.optional(),
+  resourceName: resourceName.optional(),
+  state: enumName.optional(),
+  category: enumName.optional(),
+  severity: enumName.optional(),
+  mute: enumName.optional(),
+  findingClass: enumName.optional(),
+  eventTime: timestamp.optional(),
+  createTime: timestamp.optional(),
   description: str.optional(),
   externalUri: str.optional(),
   sourceProperties: z.record(z.string(), z.unknown()).optional(),
@@ -82,10 +114,10 @@ export const findingSchema = z.looseObject({
   kubernetes: kubernetesSchema.optional(),
   mitreAttack: z
     .looseObject({
-      primaryTactic: str.optional(),
-      primaryTechniques: z.array(str).optional(),
-      additionalTactics: z.array(str).optional(),
-      additionalTechniques: z.array(str).optional(),
+      primaryTactic: mitreName,
+      primaryTechniques: mitreNames,
+      additionalTactics: mitreNames,
+      additionalTechniques: mitreNames,
     })
     .optional(),
 });
@@ -102,7 +134,7 @@ export const resourceSchema = z.looseObject({
 });
 
 export const notificationSchema = z.looseObject({
-  notificationConfigName: str.optional(),
+  notificationConfigName: resourceName.optional(),
   finding: findingSchema,
   resource: resourceSchema.optional(),
 });

@@ -1,7 +1,16 @@
 // One result shape for every step that can act, shared by logs, the summary and every sink.
 import type { ActionType } from './policy.ts';
 
-export type OutcomeStatus = 'done' | 'already' | 'would' | 'skipped' | 'failed';
+/**
+ * - done / already: true on the cluster now (re-read after the writes).
+ * - partial: the write landed but does not achieve all it claims to (an allow
+ *   policy still admits traffic to an "isolated" pod); the reason names what is left.
+ * - ineffective: the write landed and does nothing (NetworkPolicy on a cluster
+ *   that does not enforce NetworkPolicy, or on a hostNetwork pod).
+ * - pending: failed on a fault that can heal; the message is redelivered and
+ *   the action retried, up to the containment round cap.
+ */
+export type OutcomeStatus = 'done' | 'already' | 'would' | 'skipped' | 'failed' | 'partial' | 'ineffective' | 'pending';
 
 export interface ActionOutcome {
   type: ActionType;
@@ -15,13 +24,20 @@ export interface ActionOutcome {
   durationMs?: number;
 }
 
+/** Statuses that mean the action's effect is in force on the cluster. */
+export function isInForce(status: OutcomeStatus): boolean {
+  return status === 'done' || status === 'already';
+}
+
 /** Outcome of the whole run, for the summary headline and the ops topic attribute. */
 export function overallOutcome(outcomes: ActionOutcome[], dryRun: boolean): 'contained' | 'partial' | 'failed' | 'dry-run' | 'report-only' | 'skipped' {
   if (outcomes.length === 0) return 'report-only';
   if (dryRun && outcomes.every((o) => o.status === 'would' || o.status === 'skipped')) return 'dry-run';
-  const acted = outcomes.filter((o) => o.status === 'done' || o.status === 'already').length;
-  const failed = outcomes.filter((o) => o.status === 'failed').length;
-  if (failed > 0) return acted > 0 ? 'partial' : 'failed';
+  const acted = outcomes.filter((o) => isInForce(o.status)).length;
+  // Written but not holding (partial, ineffective) is never "contained"; it did land, so it is not "failed" either.
+  const landedShort = outcomes.filter((o) => o.status === 'partial' || o.status === 'ineffective').length;
+  const notLanded = outcomes.filter((o) => o.status === 'failed' || o.status === 'pending').length;
+  if (landedShort > 0 || notLanded > 0) return acted + landedShort > 0 ? 'partial' : 'failed';
   if (acted === 0) return 'skipped';
   return acted === outcomes.length ? 'contained' : 'partial';
 }

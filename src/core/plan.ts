@@ -1,8 +1,8 @@
 // finding + policy + now → Plan. Pure: the Plan is what a person reads (and
 // `scc-responder plan` prints) before anything touches a cluster.
-import picomatch from 'picomatch';
 import type { DecodedInput } from './envelope.ts';
 import type { Finding } from './finding-schema.ts';
+import { compileGlob, matchesAnyGlob, matchGlob } from './glob.ts';
 import {
   clusterAuditQuery,
   evidenceWindow,
@@ -80,7 +80,7 @@ function findingRef(decoded: Pick<DecodedInput, 'notification'>): FindingRef {
 function anyGlob(value: string | null, patterns: string[] | undefined): boolean {
   if (patterns === undefined) return true;
   if (value === null) return false;
-  return picomatch.isMatch(value, patterns, { dot: true });
+  return matchesAnyGlob(patterns, value);
 }
 
 export function ruleMatches(rule: PolicyRule, target: Target, severity: string | null): boolean {
@@ -92,8 +92,9 @@ export function ruleMatches(rule: PolicyRule, target: Target, severity: string |
   if (!anyGlob(target.image, m.images)) return false;
   if (m.severities !== undefined && (severity === null || !(m.severities as string[]).includes(severity))) return false;
   for (const [key, pattern] of Object.entries(m.podLabels ?? {})) {
-    const value = target.podLabels[key];
-    if (value === undefined || !picomatch.isMatch(value, pattern, { dot: true })) return false;
+    // Own keys only: a rule on label "constructor" must not read Object.prototype's.
+    if (!Object.hasOwn(target.podLabels, key)) return false;
+    if (!matchGlob(compileGlob(pattern), target.podLabels[key]!)) return false;
   }
   return true;
 }

@@ -1,9 +1,9 @@
 // The response policy: which findings get which actions, and every knob the
 // actions, evidence, budget and summary read. Parsed once, strictly: a typo in
 // a security policy must be an error that names the field, not a silent default.
-import picomatch from 'picomatch';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import * as z from 'zod';
+import { globProblem, matchesAnyGlob } from './glob.ts';
 import { isLabelKey, isLabelValue } from './k8s-names.ts';
 
 /** In the order the plan runs them: containment that keeps the pod first, removal last. */
@@ -33,12 +33,7 @@ export const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW'] as const;
 function globError(glob: string): string | undefined {
   if (glob === '') return 'empty pattern';
   if (/[\s\p{C}]/u.test(glob)) return 'pattern contains whitespace or control characters';
-  try {
-    picomatch.makeRe(glob, { strictBrackets: true, dot: true });
-  } catch (e) {
-    return `bad pattern: ${(e as Error).message}`;
-  }
-  return undefined;
+  return globProblem(glob);
 }
 
 const glob = z.string().superRefine((value, ctx) => {
@@ -83,6 +78,12 @@ const ruleSchema = z
 const clusterAccessSchema = z.strictObject({
   kubeconfig: z.string().min(1),
   context: z.string().min(1).optional(),
+  /**
+   * Whether the cluster's dataplane enforces NetworkPolicy. The API server stores a
+   * NetworkPolicy either way, and a kubeconfig does not say: unknown (the default)
+   * means isolate-pod never reports `done` there, only `partial` with the reason.
+   */
+  networkPolicyEnforcement: z.enum(['enforced', 'not-enforced', 'unknown']).default('unknown'),
 });
 
 const CLUSTER_KEY = /^projects\/[^/]+\/locations\/[^/]+\/clusters\/[^/]+$/;
@@ -110,6 +111,17 @@ export const policySchema = z
         requireNodeMatch: z.boolean().default(true),
         stopOnFailure: z.boolean().default(false),
         deleteRequiresIsolation: z.boolean().default(true),
+        /**
+         * cordon-node when the finding's pod is gone: the node is then named by the finding
+         * alone, which nothing on the cluster confirms. Off: cordon only a node a verified pod runs on.
+         */
+        cordonWhenPodGone: z.boolean().default(false),
+        /**
+         * Deliveries of one finding that may end in a retry because an action failed on a fault that
+         * can heal (5xx, 429, timeouts). After that the action is reported failed with its last error and
+         * the message is acked, so a failing admission webhook cannot make every redelivery repeat.
+         */
+        maxContainmentRounds: z.int().min(1).max(20).default(3),
       })
       .prefault({}),
     actionSettings: z
@@ -118,6 +130,25 @@ export const policySchema = z
         deleteGracePeriodSeconds: z.int().min(1).max(3600).default(30),
         podLogTailLines: z.int().min(0).max(5000).default(200),
         captureTimeoutSeconds: z.int().min(1).max(120).default(10),
+        /** How isolate-pod deals with NetworkPolicies that allow traffic and also select the pod (they are additive). */
+        isolation: z
+          .strictObject({
+            /**
+             * Remove from the pod the labels those policies select on (kept in an annotation for release).
+             * Side effects: the pod also leaves the Services and the ReplicaSet that select on those labels,
+             * and the ReplicaSet starts a clean replacement.
+             */
+            detachFromAllowPolicies: z.boolean().default(true),
+            /**
+             * Where detaching cannot deselect the pod (an empty `podSelector: {}`, NotIn/DoesNotExist
+             * selectors, kept labels), add `incident NotIn [id]` to that policy's podSelector. Off by
+             * default: it edits objects the responder does not own, which a GitOps reconciler reverts.
+             */
+            excludeFromAllowPolicies: z.boolean().default(false),
+            /** Label keys detaching never removes. */
+            keepLabels: z.array(z.string().refine(isLabelKey, 'not a valid label key')).default([]),
+          })
+          .prefault({}),
       })
       .prefault({}),
     evidence: z
@@ -144,6 +175,26 @@ export const policySchema = z
         revealEnvValues: z.array(z.string().min(1)).default([]),
         maxArgLength: z.int().min(16).max(4096).default(256),
         maxArgs: z.int().min(1).max(256).default(32),
+      })
+      .prefault({}),
+    /**
+     * Credential redaction (src/core/redact.ts) on top of the built-in rules. Plain names, no
+     * regexes: a policy-supplied regex would run on attacker input (ReDoS).
+     */
+    redaction: z
+      .strictObject({
+        /** Extra name substrings (case-insensitive) that make an env, flag or key name secret. */
+        secretNames: z
+          .array(z.string().regex(/^[A-Za-z0-9_.-]{2,64}$/, 'a name substring: 2-64 letters, digits, "_", "." or "-"'))
+          .max(64)
+          .default([]),
+        /** Extra flags whose value (`--flag=value` or the next argument) is secret. */
+        secretFlags: z
+          .array(z.string().regex(/^--?[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'a flag such as --passphrase or -k'))
+          .max(64)
+          .default([]),
+        /** The access-controlled evidence bundle keeps process and container args unredacted. */
+        keepRawArgsInBundle: z.boolean().default(false),
       })
       .prefault({}),
     /** How GKE clusters without a `clusters` kubeconfig mapping are reached (Container API + ADC token). */
@@ -202,19 +253,54 @@ export function validatePolicy(value: unknown, source = 'policy'): Policy {
   throw new PolicyError(source, problems);
 }
 
+/**
+ * What a policy file may cost to read. A policy is a few kilobytes; these bound
+ * the work a hostile or broken file can cause (YAML aliases let a small text
+ * expand into a large tree, and every value in it is validated):
+ * - the text, in bytes;
+ * - yaml's alias budget (alias uses × aliases inside the anchored node), enough
+ *   to share a match block between a few rules;
+ * - the values in the parsed tree, aliases counted once per use (as validation
+ *   sees them), and its depth (a valid policy nests about six levels).
+ * The same walk refuses `__proto__` keys, which the schema would drop unchecked.
+ */
+export const POLICY_LIMITS = { maxBytes: 256 * 1024, maxAliasCount: 16, maxValues: 20_000, maxDepth: 32 } as const;
+
+/** Counts the values the validator would visit, stopping at the first limit crossed. */
+function treeProblem(doc: unknown): string | undefined {
+  const stack: Array<[unknown, number]> = [[doc, 0]];
+  let values = 0;
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (++values > POLICY_LIMITS.maxValues) return `more than ${POLICY_LIMITS.maxValues} values (after expanding aliases)`;
+    if (depth > POLICY_LIMITS.maxDepth) return `nested deeper than ${POLICY_LIMITS.maxDepth} levels`;
+    if (typeof value === 'object' && value !== null) {
+      // The schema would drop the key unchecked: `podLabels: {__proto__: x}` would match every pod.
+      if (Object.hasOwn(value, '__proto__')) return '"__proto__" is not a valid key';
+      for (const child of Object.values(value)) stack.push([child, depth + 1]);
+    }
+  }
+  return undefined;
+}
+
 /** Parses policy YAML text (the file's contents; reading it is the caller's I/O). */
 export function parsePolicy(yamlText: string, source = 'policy'): Policy {
+  const bytes = Buffer.byteLength(yamlText, 'utf8');
+  if (bytes > POLICY_LIMITS.maxBytes) {
+    throw new PolicyError(source, [`YAML: the policy is ${bytes} bytes, more than the ${POLICY_LIMITS.maxBytes} allowed`]);
+  }
   let doc: unknown;
   try {
-    doc = parseYaml(yamlText, { prettyErrors: true, uniqueKeys: true, maxAliasCount: 100 });
+    doc = parseYaml(yamlText, { prettyErrors: true, uniqueKeys: true, maxAliasCount: POLICY_LIMITS.maxAliasCount });
   } catch (e) {
     const message = e instanceof YAMLParseError ? e.message.split('\n')[0] ?? e.message : String(e);
     throw new PolicyError(source, [`YAML: ${message}`]);
   }
+  const tooBig = treeProblem(doc);
+  if (tooBig !== undefined) throw new PolicyError(source, [`YAML: ${tooBig}`]);
   return validatePolicy(doc, source);
 }
 
 export function isProtectedNamespace(policy: Policy, namespace: string): boolean {
-  const patterns = [...BUILTIN_PROTECTED_NAMESPACES, ...policy.protectedNamespaces];
-  return picomatch.isMatch(namespace, patterns, { dot: true });
+  return matchesAnyGlob(BUILTIN_PROTECTED_NAMESPACES, namespace) || matchesAnyGlob(policy.protectedNamespaces, namespace);
 }

@@ -37,6 +37,10 @@ export interface ContainmentRequest {
   deniedByBudget: ReadonlyMap<ActionType, string>;
   /** Outcomes already recorded by an earlier delivery of the same finding: not repeated. */
   previous?: ReadonlyMap<ActionType, ActionOutcome>;
+  /** Called with each action's outcome as soon as it is known (the ledger records it at once). Must not throw. */
+  onOutcome?: (outcome: ActionOutcome) => Promise<void>;
+  /** Epoch ms: no action is started after it (reported `pending`), so the summary still goes out within the function timeout. */
+  startBy?: number;
 }
 
 /** Preflight + actions against the cluster (cluster-actions issue). Throws TransientError for faults that can heal. */
@@ -92,6 +96,8 @@ export interface SinkDelivery {
   attempts: number;
   at: string;
   error?: string;
+  /** Summary.round of the summary this was about (absent in records from before rounds existed). */
+  round?: number;
 }
 
 export type LedgerClaim =

@@ -3,8 +3,12 @@
 // escaped (so <!channel>, <@U…> and <url|text> cannot form), backticks
 // replaced (so the code span cannot be closed), @channel/@here broken up, and
 // every value bounded. Only allow-listed links are clickable.
-import type { Summary, SummaryProcess } from './summary.ts';
-import { allowedLink, displayName, inertLine } from './sink-text.ts';
+//
+// Nothing can be crowded out: the child process and the outcome (decision and
+// each action's status and reason) have blocks of their own, and within a
+// block long lines are cut to fit rather than dropped (sink-text fitLines).
+import { truncate, type Summary, type SummaryProcess } from './summary.ts';
+import { allowedLink, cutSlackLine, displayName, fitLines, inertLine, type FitLine } from './sink-text.ts';
 
 type TextObject = { type: 'mrkdwn' | 'plain_text'; text: string; emoji?: boolean };
 export type SlackBlock =
@@ -45,15 +49,15 @@ function slackLink(url: string | null | undefined, label: string): string | null
   return href ? `<${href}|${escapeSlack(label)}>` : null;
 }
 
-/** Joins lines while they fit; a cut never splits an escape or a code span. */
-function within(lines: string[], max = SECTION_MAX): string {
-  let out = '';
-  for (const line of lines) {
-    const next = out === '' ? line : `${out}\n${line}`;
-    if (next.length > max) return `${out}\n…`;
-    out = next;
-  }
-  return out;
+/** Lines fitted into one block: cut to share the room, never split inside an escape, code span or link. */
+function within(lines: readonly (string | FitLine)[], max = SECTION_MAX): string {
+  return fitLines(lines, {
+    max,
+    separator: '\n',
+    measure: (text) => text.length,
+    cut: cutSlackLine,
+    more: (n) => `_… ${n} more line${n === 1 ? '' : 's'}_`,
+  });
 }
 
 function mrkdwn(text: string): TextObject {
@@ -85,7 +89,7 @@ function processLines(label: string, p: SummaryProcess | null): string[] {
 export function formatSlack(summary: Summary): SlackMessage {
   const headline = safeHeadline(summary);
   const t = summary.target;
-  const blocks: SlackBlock[] = [{ type: 'header', text: { type: 'plain_text', text: headline.slice(0, 150), emoji: false } }];
+  const blocks: SlackBlock[] = [{ type: 'header', text: { type: 'plain_text', text: truncate(headline, 150), emoji: false } }];
 
   if (summary.budget.exceeded) {
     blocks.push({
@@ -118,8 +122,11 @@ export function formatSlack(summary: Summary): SlackMessage {
     ],
   });
 
-  const proc = [...processLines('Parent', summary.processes.parent), ...processLines('Child', summary.processes.child)];
-  if (proc.length) blocks.push({ type: 'section', text: mrkdwn(within(proc)) });
+  // One block each, the child first: the parent's args cannot push the child's command out.
+  for (const [label, p] of [['Child', summary.processes.child], ['Parent', summary.processes.parent]] as const) {
+    const lines = processLines(label, p);
+    if (lines.length) blocks.push({ type: 'section', text: mrkdwn(within(lines)) });
+  }
 
   blocks.push({
     type: 'section',
@@ -135,14 +142,18 @@ export function formatSlack(summary: Summary): SlackMessage {
 
   const ev = summary.evidence;
   if (ev) {
-    const lines = ['*Evidence*'];
+    // Excerpts give way first; a query's line keeps its count even when its link does not fit.
+    const lines: FitLine[] = [{ text: '*Evidence*', priority: 2 }];
     for (const q of ev.queries) {
       const link = slackLink(q.url, 'Logs Explorer');
-      lines.push(`• ${slackCode(q.kind, 60)} ${q.count} entr${q.count === 1 ? 'y' : 'ies'}${q.incomplete ? ` (incomplete: ${slackCode(q.incomplete, 120)})` : ''}${link ? ` ${link}` : ''}`);
-      for (const e of q.excerpts) lines.push(`    ${slackCode(e, 300)}`);
+      lines.push({
+        text: `• ${slackCode(q.kind, 60)} ${q.count} entr${q.count === 1 ? 'y' : 'ies'}${q.incomplete ? ` (incomplete: ${slackCode(q.incomplete, 120)})` : ''}${link ? ` ${link}` : ''}`,
+        priority: 1,
+      });
+      for (const e of q.excerpts) lines.push({ text: `    ${slackCode(e, 300)}` });
     }
-    if (ev.bundle) lines.push(`• bundle ${slackCode(ev.bundle, 300)}`);
-    for (const n of ev.notes) lines.push(`• ${slackCode(n, 300)}`);
+    if (ev.bundle) lines.push({ text: `• bundle ${slackCode(ev.bundle, 300)}`, priority: 1 });
+    for (const n of ev.notes) lines.push({ text: `• ${slackCode(n, 300)}`, priority: 1 });
     blocks.push({ type: 'section', text: mrkdwn(within(lines)) });
   }
 
@@ -160,7 +171,7 @@ export function formatSlack(summary: Summary): SlackMessage {
   ].filter((l): l is string => l !== null);
   blocks.push({
     type: 'context',
-    elements: [mrkdwn(within([[...links, `id ${slackCode(summary.id, 64)}`].join(' · ')], 1900))],
+    elements: [...(links.length ? [mrkdwn(cutSlackLine(links.join(' · '), 1900))] : []), mrkdwn(`id ${slackCode(summary.id, 64)}`)],
   });
 
   return { text: escapeSlack(headline), blocks, unfurl_links: false, unfurl_media: false };

@@ -4,14 +4,18 @@
 // and nothing else, so what ops see is the same everywhere.
 //
 // Secrets: environment variable values never leave the finding unless the
-// policy names the variable in summary.revealEnvValues. Every string that came
-// from the finding is bounded here; sinks escape it for their own format.
+// policy names the variable in summary.revealEnvValues; credentials in process
+// args and in free text (action results, log excerpts) are redacted here
+// (core/redact.ts), so every sink, the ledger and the log line get the redacted
+// form. Every string that came from the finding is bounded here; sinks escape
+// it for their own format.
 import { createHash } from 'node:crypto';
 import type { Finding, FindingProcess } from './finding-schema.ts';
 import { overallOutcome, type ActionOutcome } from './outcome.ts';
 import type { Plan } from './plan.ts';
 import type { ActionType, Policy } from './policy.ts';
 import type { ContainmentResult, EvidenceReport, FindingKey } from './ports.ts';
+import { redactArgs, redactText, type RedactionRules } from './redact.ts';
 import type { ProcessInfo } from './target.ts';
 
 export const SUMMARY_SCHEMA = 'scc-responder.summary/v1';
@@ -52,6 +56,12 @@ export interface Summary {
   id: string;
   headline: string;
   outcome: OverallOutcome;
+  /** The delivery of the message (ledger attempt) that built it: a later round's summary supersedes an earlier one. */
+  round: number;
+  /** An earlier round already sent a summary for this finding (actions were pending): this one is the update. */
+  update: boolean;
+  /** Actions are pending a retry: the message is redelivered and another summary follows. */
+  retrying: boolean;
   finding: {
     name: string | null;
     category: string | null;
@@ -105,8 +115,16 @@ export interface SummaryTimings {
   evidenceMs?: number | null;
 }
 
+export interface SummaryRound {
+  round: number;
+  update: boolean;
+  retrying: boolean;
+}
+
 export interface SummaryInput {
   key: FindingKey;
+  /** Which delivery built it; default: the first and only one. */
+  round?: SummaryRound;
   plan: Plan;
   /** The parsed finding, read only for env values the policy opts in to. */
   finding: Finding;
@@ -121,10 +139,26 @@ const MAX_TEXT = 500;
 const MAX_EXCERPT = 300;
 const MAX_LIST = 20;
 
-/** Bounds a string taken from the finding or a result; the marker shows that something was cut. */
+// ES2024 string methods (Node 20+); the project's lib is es2023.
+type WellFormedString = string & { isWellFormed(): boolean; toWellFormed(): string };
+
+/** Lone UTF-16 surrogates replaced by U+FFFD: Pub/Sub, Firestore and the chat APIs refuse them. */
+function wellFormed(value: string): string {
+  const s = value as WellFormedString;
+  return s.isWellFormed() ? value : s.toWellFormed();
+}
+
+/**
+ * Bounds a string taken from the finding or a result; the marker shows that
+ * something was cut. Never splits a surrogate pair and never returns a lone
+ * surrogate, even one the input already had.
+ */
 export function truncate(value: string, max: number): string {
-  if (value.length <= max) return value;
-  return `${value.slice(0, Math.max(0, max - 1))}…`;
+  if (value.length <= max) return wellFormed(value);
+  let end = Math.max(0, max - 1);
+  const last = value.charCodeAt(end - 1);
+  if (end > 0 && last >= 0xd800 && last <= 0xdbff) end--;
+  return `${wellFormed(value.slice(0, end))}…`;
 }
 
 function bounded(value: string | null | undefined, max = MAX_TEXT): string | null {
@@ -136,12 +170,50 @@ function bounded(value: string | null | undefined, max = MAX_TEXT): string | nul
  * that an attacker-chosen name is never a document path. Without a name the
  * canonical name is used; without either, the key still exists (so dedupe
  * works) but is derived from the whole finding.
+ *
+ * The whole finding is hashed as the bytes JSON.stringify would give (so keys
+ * are what they always were) but walked with an explicit stack: its unknown
+ * fields may nest deeper than the call stack, and this key must exist for any
+ * finding, decoded or not.
  */
 export function findingKey(finding: Finding): FindingKey {
   const name = finding.name ?? finding.canonicalName ?? null;
   const eventTime = finding.eventTime ?? null;
-  const material = name !== null ? `${name}\n${eventTime ?? ''}` : `finding\n${JSON.stringify(finding)}`;
-  return { id: createHash('sha256').update(material).digest('hex'), findingName: name, eventTime };
+  const hash = createHash('sha256');
+  if (name !== null) {
+    hash.update(`${name}\n${eventTime ?? ''}`);
+    return { id: hash.digest('hex'), findingName: name, eventTime };
+  }
+  hash.update('finding\n');
+  const skipped = (v: unknown) => v === undefined || typeof v === 'function' || typeof v === 'symbol';
+  // Each entry is a value still to write, or ({text}) punctuation already decided.
+  const pending: Array<{ text: string } | { value: unknown }> = [{ value: finding }];
+  while (pending.length > 0) {
+    const next = pending.pop()!;
+    if ('text' in next) {
+      hash.update(next.text);
+      continue;
+    }
+    const { value } = next;
+    if (typeof value !== 'object' || value === null) {
+      hash.update(skipped(value) ? 'null' : JSON.stringify(value));
+      continue;
+    }
+    const parts: Array<{ text: string } | { value: unknown }> = [];
+    if (Array.isArray(value)) {
+      parts.push({ text: '[' });
+      value.forEach((item, i) => parts.push({ text: i > 0 ? ',' : '' }, { value: item }));
+      parts.push({ text: ']' });
+    } else {
+      parts.push({ text: '{' });
+      Object.entries(value)
+        .filter(([, v]) => !skipped(v))
+        .forEach(([k, v], i) => parts.push({ text: `${i > 0 ? ',' : ''}${JSON.stringify(k)}:` }, { value: v }));
+      parts.push({ text: '}' });
+    }
+    for (let i = parts.length - 1; i >= 0; i--) pending.push(parts[i]!);
+  }
+  return { id: hash.digest('hex'), findingName: name, eventTime };
 }
 
 // SCC's MitreAttack enum names → ATT&CK ids. Unknown names are kept without a link.
@@ -218,8 +290,10 @@ function summarizeProcess(info: ProcessInfo | null, finding: Finding, policy: Po
   if (info === null) return null;
   const { maxArgs, maxArgLength, revealEnvValues } = policy.summary;
   const reveal = new Set(revealEnvValues);
-  const args = info.args.slice(0, maxArgs).map((a) => truncate(a, maxArgLength));
-  const shortened = info.args.length > maxArgs || info.args.some((a, i) => i < maxArgs && a.length > maxArgLength);
+  // Redacted before they are cut: a cut can break a secret's shape, never its redaction.
+  const redacted = redactArgs(info.args.slice(0, maxArgs), policy.redaction, info.binaryPath);
+  const args = redacted.map((a) => truncate(a, maxArgLength));
+  const shortened = info.args.length > maxArgs || redacted.some((a) => a.length > maxArgLength);
   const raw = rawProcess(finding, info);
   const env = (raw?.envVariables ?? [])
     .filter((e) => typeof e.name === 'string' && e.name !== '')
@@ -245,6 +319,7 @@ function summarizeProcess(info: ProcessInfo | null, finding: Finding, policy: Po
 
 function summarizeEvidence(evidence: EvidenceReport | null, policy: Policy): Summary['evidence'] {
   if (evidence === null) return null;
+  const rules = policy.redaction;
   const links: Record<string, string> = {};
   for (const [k, v] of Object.entries(evidence.links).slice(0, MAX_LIST)) links[truncate(k, 80)] = truncate(v, 2000);
   return {
@@ -252,16 +327,25 @@ function summarizeEvidence(evidence: EvidenceReport | null, policy: Policy): Sum
       kind: truncate(q.kind, 80),
       count: q.count,
       url: q.url === null ? null : truncate(q.url, 4000),
-      excerpts: q.excerpts.slice(0, policy.evidence.excerptLines).map((e) => truncate(e, MAX_EXCERPT)),
-      incomplete: bounded(q.incomplete),
+      excerpts: q.excerpts.slice(0, policy.evidence.excerptLines).map((e) => truncate(redactText(e, rules), MAX_EXCERPT)),
+      incomplete: q.incomplete === null ? null : truncate(redactText(q.incomplete, rules), MAX_TEXT),
     })),
     links,
     bundle: bounded(evidence.bundle, 1000),
-    notes: evidence.notes.slice(0, MAX_LIST).map((n) => truncate(n, MAX_TEXT)),
+    notes: evidence.notes.slice(0, MAX_LIST).map((n) => truncate(redactText(n, rules), MAX_TEXT)),
   };
 }
 
-function headlineFor(outcome: OverallOutcome, plan: Plan, budgetExceeded: boolean): string {
+/** The isolation verdict ops must not miss: an "isolated" pod that is not, said in the headline. */
+function isolationVerdict(outcomes: readonly ActionOutcome[], dryRun: boolean): string {
+  const isolate = outcomes.find((o) => o.type === 'isolate-pod');
+  if (isolate === undefined) return '';
+  if (isolate.status === 'would') return /NOT isolated|would refuse/.test(isolate.reason) ? '; pod would NOT be isolated' : '';
+  if (dryRun || isolate.status === 'done' || isolate.status === 'already' || isolate.status === 'skipped') return '';
+  return '; pod NOT isolated';
+}
+
+function headlineFor(outcome: OverallOutcome, plan: Plan, budgetExceeded: boolean, outcomes: readonly ActionOutcome[] = [], round?: SummaryRound): string {
   const t = plan.target;
   const where = t
     ? [t.cluster, t.namespace, t.pod].filter((p): p is string => p !== null).map((p) => truncate(p, 63)).join('/')
@@ -274,11 +358,26 @@ function headlineFor(outcome: OverallOutcome, plan: Plan, budgetExceeded: boolea
     'report-only': 'reported (no action)',
     skipped: 'actions skipped',
   };
-  return `${budgetExceeded ? 'BUDGET EXCEEDED — ' : ''}Unexpected Child Shell in ${where}: ${verdict[outcome]}`;
+  const prefix = `${round?.update ? 'UPDATE — ' : ''}${budgetExceeded ? 'BUDGET EXCEEDED — ' : ''}`;
+  const retrying = round?.retrying ? ' — some actions pending, retrying' : '';
+  return `${prefix}Unexpected Child Shell in ${where}: ${verdict[outcome]}${isolationVerdict(outcomes, plan.dryRun)}${retrying}`;
+}
+
+/** Free text from a result, redacted, then bounded. */
+function redactedText(value: string, rules: RedactionRules, max = MAX_TEXT): string {
+  return truncate(redactText(value, rules), max);
+}
+
+/** Action details are results (e.g. the captured process list): string values redacted and bounded. */
+function redactedDetails(details: NonNullable<ActionOutcome['details']>, rules: RedactionRules): NonNullable<SummaryAction['details']> {
+  const out: NonNullable<SummaryAction['details']> = {};
+  for (const [k, v] of Object.entries(details)) out[k] = typeof v === 'string' ? redactedText(v, rules, 16_000) : v;
+  return out;
 }
 
 export function buildSummary(input: SummaryInput): Summary {
   const { plan, finding, containment, evidence, policy, timings, now } = input;
+  const rules = policy.redaction;
   const outcomes = containment?.outcomes ?? [];
   const outcome = overallOutcome(outcomes, plan.dryRun);
   const denied = outcomes
@@ -291,21 +390,24 @@ export function buildSummary(input: SummaryInput): Summary {
   const parent = summarizeProcess(processes?.parent ?? null, finding, policy);
   const warnings = [
     ...denied.map((d) => `${d.action} not run: ${d.reason}`),
-    ...(containment?.warnings ?? []).map((w) => truncate(w, MAX_TEXT)),
+    ...(containment?.warnings ?? []).map((w) => redactedText(w, rules)),
   ].slice(0, MAX_LIST);
 
   return {
     schema: SUMMARY_SCHEMA,
     id: input.key.id,
-    headline: headlineFor(outcome, plan, denied.length > 0),
+    headline: headlineFor(outcome, plan, denied.length > 0, outcomes, input.round),
     outcome,
+    round: input.round?.round ?? 1,
+    update: input.round?.update ?? false,
+    retrying: input.round?.retrying ?? false,
     finding: {
       name: bounded(plan.finding.name),
       category: bounded(plan.finding.category, 120),
       severity: bounded(plan.finding.severity, 40),
       state: bounded(plan.finding.state, 40),
       eventTime: bounded(plan.finding.eventTime, 64),
-      description: bounded(finding.description),
+      description: finding.description === undefined ? null : redactedText(finding.description, rules),
       consoleUrl: findingConsoleUrl(plan.finding.name, t?.project ?? null),
     },
     target: {
@@ -325,8 +427,8 @@ export function buildSummary(input: SummaryInput): Summary {
     actions: outcomes.map((o) => ({
       type: o.type,
       status: o.status,
-      reason: truncate(o.reason, MAX_TEXT),
-      ...(o.details ? { details: o.details } : {}),
+      reason: redactedText(o.reason, rules),
+      ...(o.details ? { details: redactedDetails(o.details, rules) } : {}),
     })),
     budget: { exceeded: denied.length > 0, denied },
     warnings,

@@ -2,7 +2,7 @@
 // "best effort", so sourceProperties are the fallback. Nothing here is trusted:
 // names are validated, and only valid ones are marked actionable.
 import type { Finding, FindingProcess } from './finding-schema.ts';
-import { isDns1123Label, isDns1123Subdomain } from './k8s-names.ts';
+import { isDns1123Label, isDns1123Subdomain, isLabelKey, isLabelValue } from './k8s-names.ts';
 import type { ClusterRef } from './scope.ts';
 
 export interface Target {
@@ -19,6 +19,7 @@ export interface Target {
   node: string | null;
   /** Full resource name of the node's VM as the finding gives it. */
   nodeResourceName: string | null;
+  /** Null prototype: a label named "constructor" or "__proto__" is only ever a label. */
   podLabels: Record<string, string>;
 }
 
@@ -51,10 +52,15 @@ export interface Processes {
 }
 
 const MAX_DISPLAY = 253;
+/** More than any real pod carries; the rest are ignored for matching. */
+const MAX_POD_LABELS = 256;
 
 function bounded(value: unknown): string | null {
   if (typeof value !== 'string' || value === '') return null;
-  return value.length > MAX_DISPLAY ? `${value.slice(0, MAX_DISPLAY)}…` : value;
+  if (value.length <= MAX_DISPLAY) return value;
+  // Never between the halves of a surrogate pair: a lone half cannot be sent as UTF-8.
+  const end = /[\uD800-\uDBFF]/.test(value.charAt(MAX_DISPLAY - 1)) ? MAX_DISPLAY - 1 : MAX_DISPLAY;
+  return `${value.slice(0, end)}…`;
 }
 
 function lastSegment(resourceName: string): string {
@@ -71,9 +77,16 @@ export function extractTarget(finding: Finding, cluster: ClusterRef): Target {
   const nodeResourceName = finding.kubernetes?.nodes?.find((n) => n.name)?.name ?? null;
   const node = nodeResourceName ? lastSegment(nodeResourceName) : bounded(props.VM_Instance_Name);
 
-  const podLabels: Record<string, string> = {};
+  // Only labels that could exist on a real pod (the API server validates them): the policy can
+  // name no other key, and a forged one never reaches a glob or the plan unbounded.
+  const podLabels: Record<string, string> = Object.create(null);
+  let kept = 0;
   for (const label of pod?.labels ?? []) {
-    if (label.name) podLabels[label.name] = label.value ?? '';
+    const value = label.value ?? '';
+    if (kept >= MAX_POD_LABELS) break;
+    if (label.name === undefined || !isLabelKey(label.name) || !isLabelValue(value)) continue;
+    if (!Object.hasOwn(podLabels, label.name)) kept++;
+    podLabels[label.name] = value;
   }
   return {
     project: cluster.project,

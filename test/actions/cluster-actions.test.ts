@@ -101,13 +101,13 @@ describe('isolate-pod', () => {
     expect(selected.map((p) => p.metadata.name)).toEqual([POD]);
   });
 
-  it('is idempotent: 409 AlreadyExists and a labelled pod mean already', async () => {
+  it('is idempotent: our own deny-all for this pod, and the label on it, mean already (nothing written)', async () => {
     const h = await setup({ actions: ['isolate-pod'] });
     await h.contain();
     const again = await h.contain();
     expect(statuses(again)).toEqual({ 'isolate-pod': 'already' });
     const writes = h.fake.writes();
-    expect(writes.map((w) => `${w.method} ${w.status}`)).toEqual(['POST 201', 'PATCH 200', 'POST 409']);
+    expect(writes.map((w) => `${w.method} ${w.status}`)).toEqual(['POST 201', 'PATCH 200']);
     expect(h.fake.state.networkPolicies.has(`${NS}/${networkPolicyName(FINDING_ID)}`)).toBe(true);
   });
 
@@ -216,13 +216,24 @@ describe('delete-pod', () => {
     expect(h.fake.writes()).toHaveLength(1);
   });
 
-  it('treats a pod that is gone (404) as already for removal and skips the pod actions', async () => {
+  it('treats a pod that is gone (404) as already for removal, skips the pod actions, and does not cordon on the finding\'s word', async () => {
     const h = await setup({ actions: ['label-pod', 'cordon-node', 'delete-pod'], seed: (s) => void s.pods!.splice(0, 1) });
     const result = await h.contain();
-    expect(statuses(result)).toEqual({ 'label-pod': 'skipped', 'cordon-node': 'done', 'delete-pod': 'already' });
+    expect(statuses(result)).toEqual({ 'label-pod': 'skipped', 'cordon-node': 'skipped', 'delete-pod': 'already' });
     expect(result.outcomes[0]!.reason).toMatch(/no longer exists/);
-    // The node comes from the finding when the pod is gone, and the report says so.
-    expect(result.warnings.join(' ')).toMatch(/comes from the finding/);
+    expect(result.outcomes[1]!.reason).toMatch(/named only by the finding.*cordonWhenPodGone/);
+    expect(h.fake.writes()).toEqual([]);
+  });
+
+  it('cordons the finding\'s node when the pod is gone only with guards.cordonWhenPodGone, and says so', async () => {
+    const h = await setup({
+      actions: ['label-pod', 'cordon-node', 'delete-pod'],
+      seed: (s) => void s.pods!.splice(0, 1),
+      policy: { guards: { cordonWhenPodGone: true } },
+    });
+    const result = await h.contain();
+    expect(statuses(result)).toEqual({ 'label-pod': 'skipped', 'cordon-node': 'done', 'delete-pod': 'already' });
+    expect(result.warnings.join(' ')).toMatch(/comes from the finding, not from a verified pod/);
     expect(h.fake.writes().map((w) => `${w.method} ${w.path}`)).toEqual([`PATCH /api/v1/nodes/${NODE}`]);
   });
 
@@ -386,6 +397,7 @@ describe('dry-run', () => {
         `/api/v1/nodes/${NODE}`,
         `/api/v1/namespaces/${NS}/events`,
         `${POD_PATH}/log`,
+        `/apis/networking.k8s.io/v1/namespaces/${NS}/networkpolicies`,
       ]),
     );
   });
@@ -429,12 +441,26 @@ describe('snapshots', () => {
 describe('errors: transient throws (Pub/Sub retries), permanent is reported and acked', () => {
   it.each([
     ['500 on the preflight read', { method: 'GET', path: /\/pods\/checkout-7c9f8d6b5-q2w8x$/, status: 500, reason: 'InternalError' }],
-    ['503 on the node patch', { method: 'PATCH', path: /\/nodes\//, status: 503, reason: 'ServiceUnavailable' }],
-    ['429 (not a PDB) on delete', { method: 'DELETE', path: /\/pods\//, status: 429, reason: 'TooManyRequests', message: 'too many requests, please try again later' }],
-  ])('%s → TransientError', async (_name, fault) => {
+    ['503 on the preflight node read', { method: 'GET', path: /\/nodes\//, status: 503, reason: 'ServiceUnavailable' }],
+  ])('%s before any write → TransientError (nothing written, Pub/Sub retries)', async (_name, fault) => {
     const h = await setup({ actions: ['cordon-node', 'delete-pod'] });
     h.fake.state.faults.push(fault);
     await expect(h.contain()).rejects.toBeInstanceOf(TransientError);
+    expect(h.fake.writes().filter((w) => w.status < 300)).toEqual([]);
+  });
+
+  it.each([
+    ['503 on the node patch', { method: 'PATCH', path: /\/nodes\//, status: 503, reason: 'ServiceUnavailable' }, { 'cordon-node': 'pending', 'delete-pod': 'done' }],
+    ['429 (not a PDB) on delete', { method: 'DELETE', path: /\/pods\//, status: 429, reason: 'TooManyRequests', message: 'too many requests, please try again later' }, { 'cordon-node': 'done', 'delete-pod': 'pending' }],
+    ['a lasting 500 from an admission webhook on delete', { method: 'DELETE', path: /\/pods\//, status: 500, reason: 'InternalError', message: 'Internal error occurred: failed calling webhook "validate.example.com"', times: Infinity }, { 'cordon-node': 'done', 'delete-pod': 'pending' }],
+  ])('%s after other writes → that action pending, the rest done and reported (no throw)', async (_name, fault, expected) => {
+    const h = await setup({ actions: ['cordon-node', 'delete-pod'] });
+    h.fake.state.faults.push(fault);
+    const result = await h.contain();
+    expect(statuses(result)).toEqual(expected);
+    const pending = result.outcomes.find((o) => o.status === 'pending')!;
+    expect(pending.reason).toMatch(/retried on redelivery/);
+    expect(pending.reason).toContain(String(fault.status));
   });
 
   it.each([
@@ -468,7 +494,7 @@ describe('budget and earlier deliveries', () => {
   });
 
   it('does not repeat an action an earlier delivery recorded as done', async () => {
-    const h = await setup({ actions: ['cordon-node', 'delete-pod'] });
+    const h = await setup({ actions: ['cordon-node', 'delete-pod'], seed: (s) => void (s.nodes![0]!.spec.unschedulable = true) });
     const previous = new Map<ActionType, ActionOutcome>([['cordon-node', { type: 'cordon-node', status: 'done', reason: 'cordoned node x' }]]);
     const responder = await import('../../src/actions/cluster-responder.ts');
     const access = (await import('../../src/adapters/gke-cluster-access.ts')).createClusterAccess({ policy: h.policy });

@@ -10,6 +10,10 @@ import { startFakeClusterManager, type FakeClusterManager } from '../fakes/clust
 
 const PROD = 'projects/example-shop-prod/locations/us-central1/clusters/shop-prod-1';
 const PRIVATE_ONLY = 'projects/example-shop-prod/locations/us-central1/clusters/private-1';
+const DPV2 = 'projects/example-shop-prod/locations/us-central1/clusters/dpv2';
+const CALICO = 'projects/example-shop-prod/locations/us-central1/clusters/calico';
+const AUTOPILOT = 'projects/example-shop-prod/locations/us-central1/clusters/autopilot';
+const LEGACY = 'projects/example-shop-prod/locations/us-central1/clusters/legacy';
 const CA = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n').toString('base64');
 
 let fake: FakeClusterManager;
@@ -23,6 +27,16 @@ beforeAll(async () => {
       masterAuth: { clusterCaCertificate: CA },
       privateClusterConfig: { privateEndpoint: '10.0.0.2' },
       controlPlaneEndpointsConfig: { ipEndpointsConfig: { enabled: true, publicEndpoint: '34.121.10.20', privateEndpoint: '10.0.0.2' } },
+    },
+    [DPV2]: { name: 'dpv2', endpoint: '34.121.10.21', masterAuth: { clusterCaCertificate: CA }, networkConfig: { datapathProvider: 'ADVANCED_DATAPATH' } },
+    [CALICO]: { name: 'calico', endpoint: '34.121.10.22', masterAuth: { clusterCaCertificate: CA }, networkPolicy: { enabled: true, provider: 'CALICO' } },
+    [AUTOPILOT]: { name: 'autopilot', endpoint: '34.121.10.23', masterAuth: { clusterCaCertificate: CA }, autopilot: { enabled: true } },
+    [LEGACY]: {
+      name: 'legacy',
+      endpoint: '34.121.10.24',
+      masterAuth: { clusterCaCertificate: CA },
+      networkConfig: { datapathProvider: 'LEGACY_DATAPATH' },
+      networkPolicy: { enabled: false },
     },
     [PRIVATE_ONLY]: {
       name: 'private-1',
@@ -66,7 +80,14 @@ describe('GKE cluster access', () => {
       now: () => clock.now,
     });
     const [a, b] = await Promise.all([access.endpoint(PROD), access.endpoint(PROD)]);
-    expect(a).toEqual({ server: 'https://34.121.10.20', caData: CA, token: 'ya29.fake-1', expiresAt: clock.now + 55 * 60_000, private: false });
+    expect(a).toEqual({
+      server: 'https://34.121.10.20',
+      caData: CA,
+      token: 'ya29.fake-1',
+      expiresAt: clock.now + 55 * 60_000,
+      private: false,
+      facts: { networkPolicy: 'not-enforced', networkPolicySource: 'GKE cluster without Dataplane V2 or network policy enforcement' },
+    });
     expect(b).toEqual(a);
     clock.now += 54 * 60_000;
     await access.endpoint(PROD);
@@ -79,6 +100,32 @@ describe('GKE cluster access', () => {
     // A kube client is built from the same cached endpoint.
     await access.connect(PROD);
     expect(fake.calls).toHaveLength(2);
+  });
+
+  it.each([
+    [DPV2, 'enforced', 'GKE Dataplane V2'],
+    [CALICO, 'enforced', 'GKE network policy enforcement (Calico)'],
+    [AUTOPILOT, 'enforced', 'GKE Autopilot (Dataplane V2)'],
+    [LEGACY, 'not-enforced', 'GKE cluster without Dataplane V2 or network policy enforcement'],
+  ])('reads NetworkPolicy enforcement from the same getCluster (%s → %s)', async (cluster, networkPolicy, networkPolicySource) => {
+    fake.calls.length = 0;
+    const access = createClusterAccess({
+      policy: validatePolicy({}),
+      clusterManager: client as unknown as ClusterManagerLike,
+      tokenProvider: tokens(3600_000, { now: 0 }),
+      now: () => 0,
+    });
+    const [facts] = await Promise.all([access.facts(cluster), access.connect(cluster)]);
+    expect(facts).toEqual({ networkPolicy, networkPolicySource });
+    expect(fake.calls).toEqual([cluster]);
+  });
+
+  it('takes enforcement from the policy for kubeconfig-mapped clusters, unknown unless declared', async () => {
+    const mapped = 'projects/p-local/locations/l/clusters/kind-1';
+    const declared = createClusterAccess({ policy: validatePolicy({ clusters: { [mapped]: { kubeconfig: '/nonexistent', networkPolicyEnforcement: 'not-enforced' } } }) });
+    expect(await declared.facts(mapped)).toEqual({ networkPolicy: 'not-enforced', networkPolicySource: "declared in the policy's clusters entry" });
+    const silent = createClusterAccess({ policy: validatePolicy({ clusters: { [mapped]: { kubeconfig: '/nonexistent' } } }) });
+    expect((await silent.facts(mapped)).networkPolicy).toBe('unknown');
   });
 
   it('selects the private endpoint when the policy says so', async () => {

@@ -27,6 +27,7 @@ export async function harness(options: {
   seed?: (seed: FakeKubeSeed) => void;
   notification?: (n: Record<string, any>) => void;
   dryRun?: boolean;
+  enforcement?: 'enforced' | 'not-enforced' | 'unknown';
 }): Promise<Harness> {
   const seed = defaultSeed();
   options.seed?.(seed);
@@ -34,7 +35,7 @@ export async function harness(options: {
   const policy = validatePolicy({
     dryRun: options.dryRun ?? false,
     rules: [{ name: 'contain', actions: options.actions }],
-    clusters: { [CLUSTER]: { kubeconfig: fake.kubeconfigPath, context: 'fake' } },
+    clusters: { [CLUSTER]: { kubeconfig: fake.kubeconfigPath, context: 'fake', networkPolicyEnforcement: options.enforcement ?? 'enforced' } },
     ...options.policy,
   });
   const lines: Harness['lines'] = [];

@@ -1,6 +1,6 @@
 // A second finding on a pod that an earlier finding isolated: no second
-// NetworkPolicy and no relabel (which would de-select the first policy); the
-// earlier incident's policy is re-created by name if someone deleted it.
+// NetworkPolicy and no relabel (which would de-select the first policy), but
+// only while that earlier policy is provably ours for this pod.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { INCIDENT_LABEL } from '../../src/actions/action.ts';
 import { decodeInput } from '../../src/core/envelope.ts';
@@ -37,12 +37,14 @@ describe('isolate-pod on an already isolated pod', () => {
     expect([...h.fake.state.networkPolicies.keys()]).toEqual([`${NS}/scc-isolate-${firstId}`]);
   });
 
-  it('re-creates the earlier incident policy when it was deleted but the label kept', async () => {
+  it('does not trust an incident label whose policy is gone: isolates under this finding\'s id instead', async () => {
     h = await harness({ actions: ['isolate-pod'] });
     await h.contain();
-    const firstId = h.fake.state.pods.get(`${NS}/${POD}`)!.metadata.labels[INCIDENT_LABEL];
     h.fake.state.networkPolicies.clear();
-    expect(statuses(await h.contain({ plan: secondFinding(h.policy) }))).toEqual({ 'isolate-pod': 'done' });
-    expect([...h.fake.state.networkPolicies.keys()]).toEqual([`${NS}/scc-isolate-${firstId}`]);
+    const result = await h.contain({ plan: secondFinding(h.policy) });
+    expect(statuses(result)).toEqual({ 'isolate-pod': 'done' });
+    expect(result.outcomes[0]!.checks?.join(' ')).toMatch(/did not place for this pod/);
+    expect([...h.fake.state.networkPolicies.keys()]).toEqual([`${NS}/scc-isolate-f2222222222222222222222222222222`]);
+    expect(h.fake.state.pods.get(`${NS}/${POD}`)!.metadata.labels[INCIDENT_LABEL]).toBe('f2222222222222222222222222222222');
   });
 });

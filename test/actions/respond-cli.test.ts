@@ -35,6 +35,7 @@ function policyFile(dryRun: boolean): string {
       `  ${CLUSTER}:`,
       `    kubeconfig: ${fake.kubeconfigPath}`,
       '    context: fake',
+      '    networkPolicyEnforcement: enforced',
       '',
     ].join('\n'),
   );

@@ -50,12 +50,17 @@ export interface Fault {
   method?: string;
   /** Matched against the request path (no query). */
   path: RegExp;
-  status: number;
+  /** The error status to answer; absent: no error, the request is only held (delayMs / waitFor) and then served. */
+  status?: number;
   reason?: string;
   message?: string;
   causes?: { reason: string; message: string }[];
-  /** How many requests it hits (default 1). */
+  /** How many requests it hits (default 1; Infinity for a lasting fault). */
   times?: number;
+  /** Answer only after this long (a slow or hung API server; the client's deadline should fire first). */
+  delayMs?: number;
+  /** Answer only once this settles (hold a request until the test has broken something else). */
+  waitFor?: () => Promise<unknown>;
 }
 
 export interface FakeKubeSeed {
@@ -300,11 +305,54 @@ function parseEventFieldSelector(selector: string): (e: Json) => boolean {
   return (e) => tests.every((t) => t(e));
 }
 
-function selectorMatches(selector: Json | undefined, labels: Record<string, string>): boolean {
-  const matchLabels: Record<string, string> = selector?.matchLabels ?? {};
-  const entries = Object.entries(matchLabels);
-  if (entries.length === 0 && !(selector?.matchExpressions?.length > 0)) return true;
-  return entries.every(([k, v]) => labels[k] === v);
+/**
+ * metav1.LabelSelector as kube-apiserver and the dataplane evaluate it: every
+ * matchLabels pair AND every matchExpressions requirement; `{}` selects all.
+ * Written apart from the responder's own evaluator on purpose: the fake is the
+ * reference the responder is checked against.
+ */
+export function selectorMatches(selector: Json | undefined, labels: Record<string, string>): boolean {
+  const has = (k: string) => Object.prototype.hasOwnProperty.call(labels, k);
+  for (const [k, v] of Object.entries(selector?.matchLabels ?? {})) if (!has(k) || labels[k] !== v) return false;
+  for (const req of selector?.matchExpressions ?? []) {
+    const values: string[] = req.values ?? [];
+    switch (req.operator) {
+      case 'In':
+        if (!has(req.key) || !values.includes(labels[req.key]!)) return false;
+        break;
+      case 'NotIn':
+        if (has(req.key) && values.includes(labels[req.key]!)) return false;
+        break;
+      case 'Exists':
+        if (!has(req.key)) return false;
+        break;
+      case 'DoesNotExist':
+        if (has(req.key)) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+function validateSelector(selector: Json | undefined, field: string): string[] {
+  const problems: string[] = [];
+  (selector?.matchExpressions ?? []).forEach((req: Json, i: number) => {
+    const at = `${field}.matchExpressions[${i}]`;
+    if (!['In', 'NotIn', 'Exists', 'DoesNotExist'].includes(req?.operator)) problems.push(`${at}.operator: Invalid value: ${JSON.stringify(req?.operator)}: not a valid selector operator`);
+    const n = (req?.values ?? []).length;
+    if ((req?.operator === 'In' || req?.operator === 'NotIn') && n === 0) problems.push(`${at}.values: Required value: must be specified when \`operator\` is 'In' or 'NotIn'`);
+    if ((req?.operator === 'Exists' || req?.operator === 'DoesNotExist') && n > 0) problems.push(`${at}.values: Forbidden: may not be specified when \`operator\` is 'Exists' or 'DoesNotExist'`);
+  });
+  return problems;
+}
+
+/** Which pods a NetworkPolicy selects in its namespace (for tests that assert what is really isolated). */
+export function podsSelectedBy(state: FakeKubeState, policy: Json): Json[] {
+  return [...state.pods.values()].filter(
+    (p) => p.metadata.namespace === policy.metadata.namespace && selectorMatches(policy.spec?.podSelector, p.metadata.labels ?? {}),
+  );
 }
 
 // ---------- the server ----------
@@ -461,6 +509,17 @@ export async function startFakeKubeApi(options: { seed?: FakeKubeSeed; token?: s
         );
       }
     }
+    const invalid: string[] = [];
+    for (const [k, v] of Object.entries((patched.metadata?.labels ?? {}) as Record<string, unknown>)) {
+      const slash = k.lastIndexOf('/');
+      const keyName = slash >= 0 ? k.slice(slash + 1) : k;
+      if (!/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(keyName) || keyName.length > 63) invalid.push(`metadata.labels: Invalid value: ${JSON.stringify(k)}: name part must consist of alphanumeric characters, '-', '_' or '.'`);
+      if (typeof v !== 'string' || (v !== '' && (!/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(v) || v.length > 63))) invalid.push(`metadata.labels: Invalid value: ${JSON.stringify(v)}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.'`);
+    }
+    // kube-apiserver caps the total size of all annotation keys and values at 256 KiB.
+    const annotationBytes = Object.entries((patched.metadata?.annotations ?? {}) as Record<string, unknown>).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(String(v)), 0);
+    if (annotationBytes > 262_144) invalid.push(`metadata.annotations: Too long: may not be more than 262144 bytes`);
+    if (invalid.length > 0) throw new HttpError(status(422, 'Invalid', `${kind} "${name}" is invalid: ${invalid.join(', ')}`, { name, kind: resource }));
     if (patched.spec?.taints !== undefined && !Array.isArray(patched.spec.taints)) {
       throw new HttpError(status(400, 'BadRequest', 'json: cannot unmarshal object into Go struct field NodeSpec.spec.taints of type []v1.Taint'));
     }
@@ -635,6 +694,7 @@ export async function startFakeKubeApi(options: { seed?: FakeKubeSeed; token?: s
         throw new HttpError(status(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request'));
       }
       if (!isObject(body?.spec?.podSelector)) invalid.push('spec.podSelector: Required value');
+      else invalid.push(...validateSelector(body.spec.podSelector, 'spec.podSelector'));
       for (const t of body?.spec?.policyTypes ?? []) {
         if (t !== 'Ingress' && t !== 'Egress') invalid.push(`spec.policyTypes: Unsupported value: ${JSON.stringify(t)}`);
       }
@@ -654,11 +714,30 @@ export async function startFakeKubeApi(options: { seed?: FakeKubeSeed; token?: s
       state.networkPolicies.set(key(ns, name), created);
       return { code: 201, body: created };
     }
-    if ((m = /^\/apis\/networking\.k8s\.io\/v1\/namespaces\/([^/]+)\/networkpolicies\/([^/]+)$/.exec(path)) && method === 'GET') {
+    if ((m = /^\/apis\/networking\.k8s\.io\/v1\/namespaces\/([^/]+)\/networkpolicies$/.exec(path)) && method === 'GET') {
+      const ns = decodeURIComponent(m[1]!);
+      const items = [...state.networkPolicies.values()].filter((np) => np.metadata.namespace === ns);
+      return { code: 200, body: { kind: 'NetworkPolicyList', apiVersion: 'networking.k8s.io/v1', metadata: { resourceVersion: String(rvCounter) }, items } };
+    }
+    if ((m = /^\/apis\/networking\.k8s\.io\/v1\/namespaces\/([^/]+)\/networkpolicies\/([^/]+)$/.exec(path))) {
       const [ns, name] = [decodeURIComponent(m[1]!), decodeURIComponent(m[2]!)];
       const np = state.networkPolicies.get(key(ns, name));
       if (!np) throw new HttpError(notFound('networkpolicies', name, 'networking.k8s.io'));
-      return { code: 200, body: np };
+      if (method === 'GET') return { code: 200, body: np };
+      if (method === 'PATCH') {
+        const patched = finishPatch('NetworkPolicy.networking.k8s.io', 'networkpolicies.networking.k8s.io', np, applyPatch(np, contentType, text));
+        const invalid = validateSelector(patched.spec?.podSelector, 'spec.podSelector');
+        if (invalid.length > 0) {
+          throw new HttpError(status(422, 'Invalid', `NetworkPolicy.networking.k8s.io ${JSON.stringify(name)} is invalid: ${invalid.join(', ')}`));
+        }
+        patched.metadata.generation = Number(np.metadata.generation ?? 1) + 1;
+        state.networkPolicies.set(key(ns, name), patched);
+        return { code: 200, body: patched };
+      }
+      if (method === 'DELETE') {
+        state.networkPolicies.delete(key(ns, name));
+        return { code: 200, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, group: 'networking.k8s.io', kind: 'networkpolicies', uid: np.metadata.uid } } };
+      }
     }
     throw new HttpError(status(404, 'NotFound', 'the server could not find the requested resource'));
   }
@@ -683,7 +762,9 @@ export async function startFakeKubeApi(options: { seed?: FakeKubeSeed; token?: s
       }
       state.beforeRequest?.({ method, path: url.pathname }, state);
       const fault = takeFault(method, url.pathname);
-      if (fault) {
+      if (fault?.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+      if (fault?.waitFor !== undefined) await fault.waitFor().catch(() => undefined);
+      if (fault?.status !== undefined) {
         throw new HttpError(
           status(fault.status, fault.reason ?? 'InternalError', fault.message ?? `injected fault ${fault.status}`, fault.causes ? { causes: fault.causes } : undefined),
         );

@@ -53,8 +53,12 @@ export interface FakeLoggingOptions {
   failWith?: FakeFailure;
   /** Like the service's entries.list quota: RESOURCE_EXHAUSTED past this many requests per project per 60 s. */
   quotaPerMinute?: number;
-  /** Delay before each answer. */
-  delayMs?: number;
+  /**
+   * Answer nothing until this many requests are waiting, then all of them: proof
+   * that a client sends them in parallel without timing it (one at a time never
+   * gets an answer).
+   */
+  answerOnceWaiting?: number;
 }
 
 export interface FakeLogging {
@@ -154,6 +158,7 @@ export async function startFakeLogging(options: FakeLoggingOptions = {}): Promis
   const requests: RecordedListRequest[] = [];
   let failure = options.failWith ? { ...options.failWith } : undefined;
   const quotaLog = new Map<string, number[]>();
+  let held: (() => void)[] | null = options.answerOnceWaiting === undefined ? null : [];
 
   const unimplemented = (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
     callback({ code: grpc.status.UNIMPLEMENTED, details: 'not faked' });
@@ -211,8 +216,16 @@ export async function startFakeLogging(options: FakeLoggingOptions = {}): Promis
         const next = offset + size < all.length ? `fake-offset-${offset + size}` : '';
         callback(null, { entries: page.map((e, i) => toProtoEntry(e, offset + i)), nextPageToken: next });
       };
-      if (options.delayMs) setTimeout(answer, options.delayMs);
-      else answer();
+      if (options.answerOnceWaiting === undefined || held === null) {
+        answer();
+        return;
+      }
+      held.push(answer);
+      if (held.length >= options.answerOnceWaiting) {
+        const waiting = held;
+        held = null;
+        for (const release of waiting) release();
+      }
     },
     WriteLogEntries: unimplemented,
     DeleteLog: unimplemented,

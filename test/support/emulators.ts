@@ -78,7 +78,26 @@ export function isListening(port: number): Promise<boolean> {
   });
 }
 
+/** The port was taken between freePort() and the emulator's bind (both emulators then print a BindException). */
+class PortTakenError extends Error {}
+
 async function startEmulator(
+  kind: RunningEmulator['kind'],
+  argsFor: (hostPort: string) => string[],
+  timeoutMs: number,
+): Promise<RunningEmulator> {
+  // A free port is only free until someone binds it, and a JVM takes seconds to get there:
+  // another test process may take it first. Then try another port, not the whole timeout.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startEmulatorOnce(kind, argsFor, timeoutMs);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt === 3) throw error;
+    }
+  }
+}
+
+async function startEmulatorOnce(
   kind: RunningEmulator['kind'],
   argsFor: (hostPort: string) => string[],
   timeoutMs: number,
@@ -87,6 +106,7 @@ async function startEmulator(
   const hostPort = `${HOST}:${port}`;
   const output: string[] = [];
   let exited: string | null = null;
+  let portTaken = false;
   const child = spawn('gcloud', argsFor(hostPort), {
     detached: true, // own process group, so the Java child can be killed with it
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -95,7 +115,9 @@ async function startEmulator(
   installExitHook();
   running.add(child);
   const keep = (chunk: Buffer) => {
-    output.push(chunk.toString('utf8'));
+    const text = chunk.toString('utf8');
+    if (text.includes('java.net.BindException')) portTaken = true;
+    output.push(text);
     if (output.length > 200) output.shift();
   };
   child.stdout?.on('data', keep);
@@ -118,6 +140,13 @@ async function startEmulator(
 
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    // Checked before readiness: whatever took the port may answer the probe too.
+    if (portTaken) {
+      // Not stop(): it waits for the port to close, and the port is not the emulator's.
+      killGroup(child, 'SIGKILL');
+      running.delete(child);
+      throw new PortTakenError(`${kind} emulator: port ${port} was taken before it could bind`);
+    }
     if (exited !== null) {
       throw new EmulatorUnavailableError(`${kind} emulator: ${exited}\n${output.join('').slice(-2000)}`);
     }

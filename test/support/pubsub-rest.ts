@@ -10,11 +10,12 @@ export interface PulledMessage {
 
 export function pubsubRest(hostPort: string, project: string) {
   const base = `http://${hostPort}/v1/projects/${project}`;
-  async function call(method: string, path: string, body?: unknown): Promise<any> {
+  async function call(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<any> {
     const res = await fetch(`${base}/${path}`, {
       method,
       headers: { 'content-type': 'application/json' },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(signal ? { signal } : {}),
     });
     const text = await res.text();
     if (!res.ok) throw new Error(`pubsub emulator ${method} ${path}: HTTP ${res.status} ${text}`);
@@ -34,9 +35,20 @@ export function pubsubRest(hostPort: string, project: string) {
       });
       return r.messageIds[0];
     },
-    /** Pulls what is there now, acks it, and returns it decoded. */
-    async pullAll(subscription: string): Promise<PulledMessage[]> {
-      const r = await call('POST', `subscriptions/${subscription}:pull`, { maxMessages: 100, returnImmediately: true });
+    /**
+     * Pulls what is there now, acks it, and returns it decoded. With `waitMs`, the
+     * pull waits for a message instead (it returns as soon as one is there), and
+     * gives up empty-handed after `waitMs`.
+     */
+    async pullAll(subscription: string, options: { waitMs?: number } = {}): Promise<PulledMessage[]> {
+      const request = { maxMessages: 100, returnImmediately: options.waitMs === undefined };
+      let r;
+      try {
+        r = await call('POST', `subscriptions/${subscription}:pull`, request, options.waitMs === undefined ? undefined : AbortSignal.timeout(options.waitMs));
+      } catch (error) {
+        if ((error as { name?: string }).name === 'TimeoutError') return [];
+        throw error;
+      }
       const received: PulledMessage[] = (r.receivedMessages ?? []).map((m: any) => ({
         ackId: m.ackId,
         data: Buffer.from(m.message.data ?? '', 'base64').toString('utf8'),

@@ -52,12 +52,12 @@ locals {
   # One entry per action in src/core/policy.ts ACTION_ORDER; each src/actions/
   # file declares the same permissions as Kubernetes RBAC rules.
   action_permissions = {
-    "label-pod"            = ["container.pods.update"]                                     # merge-patch the quarantine label
-    "isolate-pod"          = ["container.networkPolicies.create", "container.pods.update"] # deny-all NetworkPolicy selecting the quarantine label
-    "capture-process-list" = ["container.pods.exec"]                                       # one exec of a fixed argv (off by default)
-    "cordon-node"          = ["container.nodes.update"]                                    # merge-patch spec.unschedulable
-    "evict-pod"            = ["container.pods.evict"]                                      # policy/v1 Eviction (honours PodDisruptionBudgets)
-    "delete-pod"           = ["container.pods.delete"]                                     # delete with a uid precondition
+    "label-pod"            = ["container.pods.update"]                                                                                                                                            # merge-patch the quarantine label
+    "isolate-pod"          = ["container.networkPolicies.create", "container.networkPolicies.get", "container.networkPolicies.list", "container.networkPolicies.update", "container.pods.update"] # deny-all NetworkPolicy; read the namespace's policies (additive: an allow policy must not still select the pod); detach labels or exclude the pod
+    "capture-process-list" = ["container.pods.exec"]                                                                                                                                              # one exec of a fixed argv (off by default)
+    "cordon-node"          = ["container.nodes.update"]                                                                                                                                           # merge-patch spec.unschedulable
+    "evict-pod"            = ["container.pods.evict"]                                                                                                                                             # policy/v1 Eviction (honours PodDisruptionBudgets)
+    "delete-pod"           = ["container.pods.delete"]                                                                                                                                            # delete with a uid precondition
   }
 
   iam_permissions = sort(distinct(concat(
