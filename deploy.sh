@@ -136,7 +136,7 @@ build_and_package() {
   rm -rf "$STAGE_DIR"
   mkdir -p "$STAGE_DIR"
   # The esbuild bundle (scripts/bundle.ts): our code in dist/ with source maps, client-node,
-  # yaml and picomatch in dist/vendor/, the default policy; the Google clients stay in
+  # and yaml in dist/vendor/, the default policy; the Google clients stay in
   # node_modules (from the lock file).
   [ -f "$BUILD_DIR/function/dist/index.js" ] || die "npm run bundle did not produce $BUILD_DIR/function/dist/index.js"
   cp -R "$BUILD_DIR/function/dist" "$STAGE_DIR/dist"

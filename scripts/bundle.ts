@@ -1,5 +1,5 @@
 // `npm run bundle`: the function as it ships. esbuild bundles src/index.ts with
-// our code, @kubernetes/client-node, zod, yaml and picomatch into
+// our code, @kubernetes/client-node, zod and yaml into
 // .build/function/dist/ (ESM, one file per lazy import()). Why: client-node's
 // KubeConfig pulls in every generated API group (~20 MB of JavaScript); a bundle
 // keeps what is reachable, which about halves the cold start and takes ~40 MiB off
@@ -66,7 +66,6 @@ export const EXTERNAL = [
 export const VENDORED: Record<string, string> = {
   '@kubernetes/client-node': 'kubernetes-client-node',
   yaml: 'yaml',
-  picomatch: 'picomatch',
 };
 
 export interface BundleResult {

@@ -170,6 +170,7 @@ export async function handleInput(input: unknown, deps: PipelineDeps): Promise<P
   if (round.kind === 'report-and-retry') {
     // Something was written: ops hear it now, not after the retries; the final summary follows.
     await deliverSummary(built, session, deps, ids);
+    log.log('WARNING', 'contain', 'actions pending after the writes were reported: Pub/Sub will redeliver', { ...ids, attempt: session.attempt, pending: round.pending });
     await session.release();
     throw new TransientError(`actions pending retry after writes were reported: ${round.pending.join(', ')}`);
   }

@@ -4,21 +4,19 @@
 // topic, which the test pulls. Redeliveries of the same finding report nothing new.
 // The policy is report-only: no cluster is needed to prove ledger, summary and sinks.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Summary } from '../src/core/summary.ts';
-import { emulatorOrSkip, freePort, startFirestoreEmulator, startPubsubEmulator } from './support/emulators.ts';
+import { emulatorOrSkip, startFirestoreEmulator, startPubsubEmulator } from './support/emulators.ts';
+import { startFunctionServer, type FunctionServer } from './support/function-server.ts';
 import { notificationV1 } from './support/fixtures.ts';
 import { pubsubRest, type PulledMessage } from './support/pubsub-rest.ts';
 import { startWebhookRecorder, type WebhookRecorder } from './support/webhook-recorder.ts';
 
 const PROJECT = 'test-project';
 const SECRET = 'sk_live_EXAMPLEDONOTUSE0000000000';
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const [firestoreEmu, pubsubEmu] = await Promise.all([
   emulatorOrSkip(() => startFirestoreEmulator(), 'end-to-end test (Firestore emulator)'),
@@ -26,30 +24,11 @@ const [firestoreEmu, pubsubEmu] = await Promise.all([
 ]);
 const d = firestoreEmu && pubsubEmu ? describe : describe.skip;
 
-let server: ChildProcess | undefined;
+let fn: FunctionServer | undefined;
 let webhooks: WebhookRecorder;
 let workDir: string;
-const lines: Record<string, any>[] = [];
-
-function killServer(): void {
-  if (server?.pid !== undefined && server.exitCode === null) {
-    try {
-      process.kill(-server.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}; function log tail:\n${lines.slice(-10).map((l) => JSON.stringify(l)).join('\n')}`);
-}
+const lines = () => fn!.lines;
+const until: FunctionServer['until'] = (what, probe, timeoutMs) => fn!.until(what, probe, timeoutMs);
 
 /**
  * What the ops topic holds now: a marker is published behind it and pulled
@@ -78,65 +57,29 @@ beforeAll(async () => {
   const policyFile = join(workDir, 'policy.yaml');
   writeFileSync(policyFile, 'dryRun: false\nrules: []   # report only\n');
 
-  const port = await freePort();
-  // The framework listens on all interfaces (it has no host option); the test only ever talks to 127.0.0.1.
-  server = spawn(
-    process.execPath, // Node 22 (jest runs under it); the .ts entry loads through Node's type stripping
-    [
-      join(ROOT, 'node_modules/@google-cloud/functions-framework/build/src/main.js'),
-      '--target=sccResponder',
-      '--signature-type=cloudevent',
-      `--source=${join(ROOT, 'src/index.ts')}`,
-      `--port=${port}`,
-    ],
-    {
-      cwd: ROOT,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        GOOGLE_CLOUD_PROJECT: PROJECT,
-        PUBSUB_EMULATOR_HOST: pubsubEmu.hostPort,
-        FIRESTORE_EMULATOR_HOST: firestoreEmu.hostPort,
-        OPS_TOPIC: `projects/${PROJECT}/topics/scc-ops`,
-        FIRESTORE_DATABASE: '(default)',
-        LEDGER_COLLECTION: 'e2e-ledger',
-        SLACK_WEBHOOK_URL: webhooks.url('/slack/e2e'),
-        SCC_RESPONDER_POLICY_FILE: policyFile,
-        SCC_RESPONDER_EVIDENCE: 'off',
-        LOG_LEVEL: 'INFO',
-      },
-    },
-  );
-  let serving = false;
-  let buffer = '';
-  server.stdout?.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString('utf8');
-    const parts = buffer.split('\n');
-    buffer = parts.pop() ?? '';
-    for (const line of parts) {
-      if (line.startsWith('Serving function')) serving = true;
-      try {
-        lines.push(JSON.parse(line));
-      } catch {
-        // the framework's banner
-      }
-    }
+  fn = await startFunctionServer({
+    GOOGLE_CLOUD_PROJECT: PROJECT,
+    PUBSUB_EMULATOR_HOST: pubsubEmu.hostPort,
+    FIRESTORE_EMULATOR_HOST: firestoreEmu.hostPort,
+    OPS_TOPIC: `projects/${PROJECT}/topics/scc-ops`,
+    FIRESTORE_DATABASE: '(default)',
+    LEDGER_COLLECTION: 'e2e-ledger',
+    SLACK_WEBHOOK_URL: webhooks.url('/slack/e2e'),
+    SCC_RESPONDER_POLICY_FILE: policyFile,
+    SCC_RESPONDER_EVIDENCE: 'off',
+    LOG_LEVEL: 'INFO',
   });
-  server.stderr?.on('data', (chunk: Buffer) => lines.push({ stderr: chunk.toString('utf8') }));
-  await until('the framework to serve', () => (serving ? true : server?.exitCode !== null ? Promise.reject(new Error(JSON.stringify(lines))) : undefined));
 
   const rest = pubsubRest(pubsubEmu.hostPort, PROJECT);
   await rest.createTopic('scc-findings');
   await rest.createTopic('scc-ops');
   await rest.createPullSubscription('ops-pull', 'scc-ops');
   // The path carries projects/P/topics/T, so the framework converts the raw push into a CloudEvent.
-  await rest.createPushSubscription('findings-push', 'scc-findings', `http://127.0.0.1:${port}/projects/${PROJECT}/topics/scc-findings`);
+  await rest.createPushSubscription('findings-push', 'scc-findings', fn.pushUrl(PROJECT, 'scc-findings'));
 }, 90_000);
 
 afterAll(async () => {
-  killServer();
+  fn?.stop();
   await webhooks?.close();
   if (workDir) rmSync(workDir, { recursive: true, force: true });
   await Promise.all([firestoreEmu?.stop(), pubsubEmu?.stop()]);
@@ -171,9 +114,9 @@ d('end to end: Pub/Sub push → function → Firestore ledger → ops topic', ()
     expect(summary.timings.eventToSummaryMs).toEqual(expect.any(Number));
 
     await until('the Slack post', () => (webhooks.posts('/slack/e2e').length === 1 ? true : undefined));
-    const summaryLines = lines.filter((l) => l.step === 'summary');
+    const summaryLines = lines().filter((l) => l.step === 'summary');
     expect(summaryLines).toHaveLength(1);
-    for (const payload of [messages[0]!.data, webhooks.posts('/slack/e2e')[0]!.body, JSON.stringify(lines)]) {
+    for (const payload of [messages[0]!.data, webhooks.posts('/slack/e2e')[0]!.body, JSON.stringify(lines())]) {
       expect(payload).not.toContain(SECRET);
     }
   }, 60_000);
@@ -182,11 +125,11 @@ d('end to end: Pub/Sub push → function → Firestore ledger → ops topic', ()
     const rest = pubsubRest(pubsubEmu!.hostPort, PROJECT);
     for (let i = 0; i < 3; i++) await rest.publish('scc-findings', notificationV1());
     await until('three duplicate acks', () =>
-      lines.filter((l) => l.step === 'ledger' && /already handled/.test(l.message)).length >= 3 ? true : undefined,
+      lines().filter((l) => l.step === 'ledger' && /already handled/.test(l.message)).length >= 3 ? true : undefined,
     );
     // A summary wrongly sent for a duplicate was published before its delivery was logged as one.
     expect(await opsPublishedSoFar(rest)).toHaveLength(0);
     expect(webhooks.posts('/slack/e2e')).toHaveLength(1);
-    expect(lines.filter((l) => l.step === 'summary')).toHaveLength(1);
+    expect(lines().filter((l) => l.step === 'summary')).toHaveLength(1);
   }, 60_000);
 });

@@ -39,6 +39,11 @@ describe('redactArgs: each credential form, the rest kept readable', () => {
     ['mysql -p alone prompts: the next arg is the database', ['/usr/bin/mysqldump', '-p', 'orders'], ['/usr/bin/mysqldump', '-p', 'orders']],
     ['-p<value> means nothing for other tools', ['db-client', '-pS3cret'], ['db-client', '-pS3cret']],
     [
+      'a tool named inside a script is that script\'s, not the argv\'s',
+      ['/bin/sh', '-c', 'mysql -pA db', '--password', 'B', '-pC'],
+      ['/bin/sh', '-c', 'mysql -p<redacted> db', '--password', '<redacted>', '-pC'],
+    ],
+    [
       'secret flags, = or the next arg',
       ['app', '--password=hunter2', '--passwd', 'x1', '--token', 'x2', '--secret=x3', '--key', 'x4', '--api-key=x5', '--access-key', 'x6', '--client-secret', 'x7'],
       ['app', '--password=<redacted>', '--passwd', '<redacted>', '--token', '<redacted>', '--secret=<redacted>', '--key', '<redacted>', '--api-key=<redacted>', '--access-key', '<redacted>', '--client-secret', '<redacted>'],

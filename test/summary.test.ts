@@ -9,7 +9,7 @@ import { plan as makePlan } from '../src/core/plan.ts';
 import { validatePolicy, type Policy } from '../src/core/policy.ts';
 import type { ContainmentResult, EvidenceReport } from '../src/core/ports.ts';
 import { formatSlack } from '../src/core/slack-format.ts';
-import { buildSummary, findingKey, summaryAttributes, SUMMARY_SCHEMA, type Summary } from '../src/core/summary.ts';
+import { buildSummary, findingKey, summaryAttributes, SUMMARY_SCHEMA, truncate, type Summary } from '../src/core/summary.ts';
 import { notificationV1 } from './support/fixtures.ts';
 
 const SECRET = 'sk_live_EXAMPLEDONOTUSE0000000000';
@@ -125,8 +125,55 @@ describe('buildSummary', () => {
   });
 });
 
+describe('truncate', () => {
+  const wellFormed = (v: string) => (v as string & { isWellFormed(): boolean }).isWellFormed();
+
+  it('never splits a surrogate pair', () => {
+    expect(truncate('a😀b', 3)).toBe('a…');
+    expect(truncate('ab😀', 3)).toBe('ab…');
+    expect(truncate('😀😀😀', 4)).toBe('😀…');
+    for (let max = 1; max <= 12; max++) {
+      const out = truncate('x😀y😀😀z😀', max);
+      expect(out.length).toBeLessThanOrEqual(max);
+      expect(wellFormed(out)).toBe(true);
+    }
+  });
+
+  it('replaces lone surrogates the input already had', () => {
+    expect(truncate('a\ud800b', 10)).toBe('a\ufffdb');
+    expect(truncate('\udc00', 10)).toBe('\ufffd');
+    expect(truncate(`${'x'.repeat(5)}\ud83d`, 20)).toBe('xxxxx\ufffd');
+    expect(wellFormed(truncate('\ud800'.repeat(50), 10))).toBe(true);
+  });
+
+  it('keeps what fits as it is', () => {
+    expect(truncate('abc', 3)).toBe('abc');
+    expect(truncate('abcd', 3)).toBe('ab…');
+  });
+});
+
 describe('hostile strings in Slack and Google Chat payloads', () => {
-  const HOSTILE = ['<!channel>', '<@U024BE7LH>', '<https://evil.example|click here>', '*bold*', '</b><a href="https://evil.example">x</a>', '@here `code` <users/all>'];
+  // Text that already looks escaped must stay literal: if "&" were not escaped, Slack and Chat
+  // would decode "&lt;!here&gt;" into "<!here>" and show (or act on) something the finding never said.
+  it('entity-looking text reads back exactly as the finding had it (the & is escaped too)', () => {
+    const value = '&lt;!here&gt; &amp; <!channel> &#60;b&#62; &quot;';
+    const n = structuredClone(notificationV1());
+    n.finding.processes[0].args = ['sh', value];
+    const s = summaryFor(n);
+    const decodeSlack = (t: string) => t.replace(/&(lt|gt|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', amp: '&' })[e]!);
+    const slackText = formatSlack(s).blocks.map((b) => (b.type === 'section' ? (b.text?.text ?? '') : '')).join('\n');
+    const spans = [...slackText.matchAll(/`([^`]*)`/g)].map((m) => decodeSlack(m[1]!));
+    expect(spans).toContain(value);
+
+    const decodeHtml = (t: string) =>
+      t.replace(/&(lt|gt|amp|quot|#39);/g, (_, e: string) => ({ lt: '<', gt: '>', amp: '&', quot: '"', '#39': "'" })[e]!);
+    const chatJson = JSON.stringify(formatChat(s));
+    expect(chatJson).toContain('&amp;lt;!here&amp;gt; &amp;amp;');
+    const paragraphs = formatChat(s).cardsV2[0]!.card.sections.flatMap((x) => x.widgets.flatMap((w) => ('textParagraph' in w ? [w.textParagraph.text] : [])));
+    expect(paragraphs.some((p) => decodeHtml(p).includes(value))).toBe(true);
+  });
+
+  const HOSTILE = ['&lt;!here&gt;', '&amp;', '<!channel>', '<@U024BE7LH>', '<https://evil.example|click here>', '*bold*', '</b><a href="https://evil.example">x</a>', '@here `code` <users/all>'];
 
   function hostileSummary(): Summary {
     const n = structuredClone(notificationV1());
@@ -155,6 +202,8 @@ describe('hostile strings in Slack and Google Chat payloads', () => {
     }
     expect(json).not.toMatch(/@(channel|here|everyone)/); // broken up with a zero-width space
     expect(json).toContain('&lt;!channel&gt;');
+    expect(json).toContain('`&amp;lt;!here&amp;gt;`');
+    expect(json).not.toMatch(/`&lt;!here&gt;`/);
     // Attacker text only inside code spans: the bold markers stay literal.
     const args = message.blocks.find((b) => b.type === 'section' && b.text?.text.includes('args'));
     expect(args?.type === 'section' && args.text?.text).toContain('`*bold*`');

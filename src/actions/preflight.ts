@@ -178,7 +178,9 @@ export async function preflight(kube: KubeApi, plan: Plan, policy: Policy, optio
         return result;
       }
       const optOut = policy.guards.optOutAnnotation;
-      if (pod.metadata.annotations?.[optOut] !== undefined && pod.metadata.annotations[optOut] !== 'false') {
+      const annotations = pod.metadata.annotations ?? {};
+      const optedOut = Object.hasOwn(annotations, optOut) ? annotations[optOut] : undefined;
+      if (optedOut !== undefined && optedOut !== 'false') {
         result.all = { status: 'skipped', reason: `pod has the opt-out annotation ${optOut}` };
         return result;
       }

@@ -68,7 +68,8 @@ export const CHILD_SHELL_TECHNIQUE = 'T1059.004';
 
 /** The most specific known technique the finding lists (sub-techniques first), or the category's own. */
 export function techniqueFor(techniques: readonly string[] | undefined): string {
-  const ids = (techniques ?? []).map((t) => TECHNIQUE_IDS[t]).filter((id): id is string => id !== undefined);
+  // Object.hasOwn: technique names come from the finding; `constructor` must not find Object's.
+  const ids = (techniques ?? []).map((t) => (Object.hasOwn(TECHNIQUE_IDS, t) ? TECHNIQUE_IDS[t] : undefined)).filter((id): id is string => typeof id === 'string');
   return ids.find((id) => id.includes('.')) ?? ids[0] ?? CHILD_SHELL_TECHNIQUE;
 }
 

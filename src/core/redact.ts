@@ -449,7 +449,10 @@ export function redactArgs(args: readonly string[], rules: RedactionRules = {}, 
       state.pending = null;
       return REDACTED; // the value of `--token` or `Cookie:` is the whole next argument
     }
+    // A tool named inside a script argument (`sh -c "mysql …"`) is that script's, not this argv's.
+    const tool = state.tool;
     const out = redactTokenShapes(redactWords(redactPrivateKeys(bounded(arg)), state, c));
+    if (/\s/.test(arg)) state.tool = tool;
     // An argument is already one value (the shell took the quotes off): a quote or a cookie started
     // inside it ends with it. A bare `Cookie:` argument leaves the next argument as its value.
     const pending = state.pending;

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server } from 'node:https';
-import { createConnection, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClusterResponder } from '../../src/actions/cluster-responder.ts';
@@ -24,6 +24,7 @@ import { plan as makePlan } from '../../src/core/plan.ts';
 import { validatePolicy } from '../../src/core/policy.ts';
 import type { ContainmentResult } from '../../src/core/ports.ts';
 import { startFakeKubeApi, type FakeKubeApi } from '../fakes/kube-api-server.ts';
+import { refusingPort as openRefusingPort, type RefusingPort } from '../support/emulators.ts';
 import { notificationV1 } from '../support/fixtures.ts';
 import { NODE, NS, POD, POD_UID, RS, seed } from '../support/kube-seed.ts';
 
@@ -100,22 +101,10 @@ async function closeServer(server: { close(cb: () => void): unknown }, sockets: 
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
-/**
- * A port where connections are refused, and stay refused: the local port of an
- * open outgoing connection. Nothing listens there, and nothing can start to
- * while the connection lives (a port freed after listen(0) could be taken by
- * another test process in the meantime).
- */
-let portHolder: { server: ReturnType<typeof createNetServer>; client: Socket } | undefined;
+let portHolder: RefusingPort | undefined;
 async function refusingPort(): Promise<number> {
-  if (portHolder === undefined) {
-    const server = createNetServer(() => {});
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const client = createConnection((server.address() as AddressInfo).port, '127.0.0.1');
-    await new Promise((resolve) => client.once('connect', resolve));
-    portHolder = { server, client };
-  }
-  return portHolder.client.localPort!;
+  portHolder ??= await openRefusingPort();
+  return portHolder.port;
 }
 
 beforeAll(async () => {
@@ -136,7 +125,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const e of Object.values(endpoints)) await closeServer(e.server, e.sockets);
-  if (portHolder) await closeServer(portHolder.server, [portHolder.client]);
+  await portHolder?.close();
   await fake?.close();
   rmSync(dir, { recursive: true, force: true });
 });

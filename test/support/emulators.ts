@@ -66,6 +66,32 @@ async function httpOk(port: number): Promise<boolean> {
   }
 }
 
+export interface RefusingPort {
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A port where connections are refused, and stay refused: the local port of an
+ * open outgoing connection. Nothing listens there, and nothing can start to
+ * while the connection lives (a port freed after listen(0) could be taken by
+ * another test process in the meantime).
+ */
+export async function refusingPort(): Promise<RefusingPort> {
+  const server = net.createServer(() => {});
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+  const address = server.address();
+  const client = net.connect({ host: HOST, port: typeof address === 'object' && address ? address.port : 0 });
+  await new Promise((resolve) => client.once('connect', resolve));
+  return {
+    port: client.localPort!,
+    close: async () => {
+      client.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 /** Whether something accepts connections on 127.0.0.1:port. */
 export function isListening(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -21,7 +21,17 @@ export interface FunctionServer {
 }
 
 export async function startFunctionServer(env: Record<string, string>): Promise<FunctionServer> {
-  const port = await freePort();
+  // A port free a moment ago can be taken before the framework binds it: try another.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(env, await freePort());
+    } catch (error) {
+      if (attempt >= 3 || !/EADDRINUSE/.test(String(error))) throw error;
+    }
+  }
+}
+
+async function startOnce(env: Record<string, string>, port: number): Promise<FunctionServer> {
   const lines: Record<string, any>[] = [];
   const child: ChildProcess = spawn(
     process.execPath, // Node 22 (jest runs under it); the .ts entry loads through Node's type stripping
