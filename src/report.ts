@@ -200,14 +200,16 @@ export async function openLedgerSession(key: FindingKey, deps: ReportDeps, ids: 
 
 /**
  * Reserves budget for the plan's destructive actions and returns the ones
- * refused (reason "budget: …"). Dry-run reserves nothing.
+ * refused: "budget: …" when over the limits, "no budget: …" when no budget store
+ * could be asked (none configured, the ledger unavailable). Dry-run reserves nothing.
  */
 export async function reserveBudget(plan: Plan, key: FindingKey, policy: Policy, session: LedgerSession, deps: ReportDeps, ids: Ids): Promise<Map<ActionType, string>> {
   const actions = budgetedActions(plan);
   const denied = new Map<ActionType, string>();
   if (actions.length === 0 || plan.target === null) return denied;
   const refuseAll = (why: string) => {
-    for (const a of actions) denied.set(a, `budget: ${why}: destructive actions are refused`);
+    // "no budget:", not "budget:": nothing was exceeded, there was no budget to ask (the headline must not say otherwise).
+    for (const a of actions) denied.set(a, `no budget: ${why}: destructive actions are refused`);
     return denied;
   };
   if (session.unsafe !== null) return refuseAll(session.unsafe);

@@ -181,7 +181,10 @@ d('fault injection on real parts', () => {
     // Well inside the 60 s timeout the function was given (the Firestore client alone would retry for minutes).
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(byType(summary!)).toEqual({ 'label-pod': 'done', 'isolate-pod': 'done', 'delete-pod': 'skipped' });
-    expect(summary!.actions.find((a) => a.type === 'delete-pod')!.reason).toMatch(/^budget: ledger unavailable .*destructive actions are refused/);
+    expect(summary!.actions.find((a) => a.type === 'delete-pod')!.reason).toMatch(/^no budget: ledger unavailable .*destructive actions are refused/);
+    // Nothing was exceeded: there was no budget to ask.
+    expect(summary!.budget.exceeded).toBe(false);
+    expect(summary!.headline).not.toMatch(/BUDGET EXCEEDED/);
     expect(summary!.warnings.join('\n')).toMatch(/no dedupe: ledger unavailable .*a duplicate summary is possible/);
     expect(s.fake.writes().some((w) => w.method === 'DELETE')).toBe(false);
     await s.fn.until('the Slack post', () => (webhooks.posts(s.slackPath).length === 1 ? true : undefined));

@@ -7,23 +7,21 @@
 // credential form redaction knows, and so does the fake's `ps` output; none of
 // them may appear in a sink payload, a log line, a ledger document or the bundle.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Summary } from '../src/core/summary.ts';
 import { startFakeKubeApi, type FakeKubeApi } from './fakes/kube-api-server.ts';
 import { startFakeLogging, type FakeLogging } from './fakes/logging-grpc-server.ts';
 import { startFakeStorage, type FakeStorage } from './fakes/storage-json-server.ts';
-import { emulatorOrSkip, freePort, startFirestoreEmulator, startPubsubEmulator } from './support/emulators.ts';
+import { emulatorOrSkip, startFirestoreEmulator, startPubsubEmulator } from './support/emulators.ts';
+import { startFunctionServer, type FunctionServer } from './support/function-server.ts';
 import { notificationV1 } from './support/fixtures.ts';
-import { CLUSTER, checkoutPod, seed } from './support/kube-seed.ts';
+import { CLUSTER, seed } from './support/kube-seed.ts';
 import { pubsubRest, type PulledMessage } from './support/pubsub-rest.ts';
 import { startWebhookRecorder, type WebhookRecorder } from './support/webhook-recorder.ts';
 
 const PROJECT = 'test-project';
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const COLLECTION = 'redaction-e2e';
 const BUCKET = 'evidence-e2e';
 
@@ -103,34 +101,13 @@ const [firestoreEmu, pubsubEmu] = await Promise.all([
 ]);
 const d = firestoreEmu && pubsubEmu ? describe : describe.skip;
 
-let server: ChildProcess | undefined;
+let fn: FunctionServer | undefined;
 let kube: FakeKubeApi;
 let logging: FakeLogging;
 let storage: FakeStorage;
 let webhooks: WebhookRecorder;
 let workDir: string;
-const lines: Record<string, any>[] = [];
-let rawOutput = '';
-
-function killServer(): void {
-  if (server?.pid !== undefined && server.exitCode === null) {
-    try {
-      process.kill(-server.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}; function log tail:\n${lines.slice(-10).map((l) => JSON.stringify(l)).join('\n')}`);
-}
+const until: FunctionServer['until'] = (what, probe, timeoutMs = 60_000) => fn!.until(what, probe, timeoutMs);
 
 /** The ledger's documents, read through the Firestore emulator's REST API (as the owner, past any rules). */
 async function ledgerDocuments(): Promise<Record<string, any>[]> {
@@ -143,14 +120,13 @@ async function ledgerDocuments(): Promise<Record<string, any>[]> {
 beforeAll(async () => {
   if (!firestoreEmu || !pubsubEmu) return;
   const clusterSeed = seed();
-  const pod = clusterSeed.pods![0]!;
+  const pod = clusterSeed.pods![0]!; // the finding's pod
   pod.metadata.annotations = {
     'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify({
       spec: { containers: [{ name: 'checkout', env: [{ name: 'DB_PASSWORD', value: S.lastApplied }] }] },
     }),
   };
   pod.spec.containers[0].args = [`--root-password=${S.podArg}`];
-  expect(pod.metadata.name).toBe(checkoutPod().metadata.name);
   kube = await startFakeKubeApi({ seed: clusterSeed });
   kube.state.exec = () => ({ stdout: PS_OUTPUT });
   logging = await startFakeLogging({ entries: [] });
@@ -172,73 +148,34 @@ beforeAll(async () => {
   );
   const home = mkdtempSync(join(workDir, 'home-'));
 
-  const port = await freePort();
-  server = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'node_modules/@google-cloud/functions-framework/build/src/main.js'),
-      '--target=sccResponder',
-      '--signature-type=cloudevent',
-      `--source=${join(ROOT, 'src/index.ts')}`,
-      `--port=${port}`,
-    ],
-    {
-      cwd: ROOT,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: home, // no gcloud credentials, no ADC
-        METADATA_SERVER_DETECTION: 'none',
-        GOOGLE_CLOUD_PROJECT: PROJECT,
-        PUBSUB_EMULATOR_HOST: pubsubEmu.hostPort,
-        FIRESTORE_EMULATOR_HOST: firestoreEmu.hostPort,
-        FIRESTORE_DATABASE: '(default)',
-        LEDGER_COLLECTION: COLLECTION,
-        OPS_TOPIC: `projects/${PROJECT}/topics/scc-ops`,
-        SLACK_WEBHOOK_URL: webhooks.url('/slack/redaction'),
-        CHAT_WEBHOOK_URL: webhooks.url('/chat/redaction'),
-        SCC_RESPONDER_POLICY_FILE: policyFile,
-        SCC_RESPONDER_EVIDENCE: 'on',
-        LOGGING_API_ENDPOINT: logging.endpoint,
-        EVIDENCE_BUCKET: BUCKET,
-        STORAGE_API_ENDPOINT: storage.endpoint,
-        LOG_LEVEL: 'DEBUG',
-      },
-    },
-  );
-  let serving = false;
-  let buffer = '';
-  server.stdout?.on('data', (chunk: Buffer) => {
-    const text = chunk.toString('utf8');
-    rawOutput += text;
-    buffer += text;
-    const parts = buffer.split('\n');
-    buffer = parts.pop() ?? '';
-    for (const line of parts) {
-      if (line.startsWith('Serving function')) serving = true;
-      try {
-        lines.push(JSON.parse(line));
-      } catch {
-        // the framework's banner
-      }
-    }
+  fn = await startFunctionServer({
+    HOME: home, // no gcloud credentials, no ADC
+    METADATA_SERVER_DETECTION: 'none',
+    GOOGLE_CLOUD_PROJECT: PROJECT,
+    PUBSUB_EMULATOR_HOST: pubsubEmu.hostPort,
+    FIRESTORE_EMULATOR_HOST: firestoreEmu.hostPort,
+    FIRESTORE_DATABASE: '(default)',
+    LEDGER_COLLECTION: COLLECTION,
+    OPS_TOPIC: `projects/${PROJECT}/topics/scc-ops`,
+    SLACK_WEBHOOK_URL: webhooks.url('/slack/redaction'),
+    CHAT_WEBHOOK_URL: webhooks.url('/chat/redaction'),
+    SCC_RESPONDER_POLICY_FILE: policyFile,
+    SCC_RESPONDER_EVIDENCE: 'on',
+    LOGGING_API_ENDPOINT: logging.endpoint,
+    EVIDENCE_BUCKET: BUCKET,
+    STORAGE_API_ENDPOINT: storage.endpoint,
+    LOG_LEVEL: 'DEBUG', // every log line the function writes is checked
   });
-  server.stderr?.on('data', (chunk: Buffer) => {
-    rawOutput += chunk.toString('utf8');
-    lines.push({ stderr: chunk.toString('utf8') });
-  });
-  await until('the framework to serve', () => (serving ? true : server?.exitCode !== null ? Promise.reject(new Error(JSON.stringify(lines))) : undefined));
 
   const rest = pubsubRest(pubsubEmu.hostPort, PROJECT);
   await rest.createTopic('scc-findings');
   await rest.createTopic('scc-ops');
   await rest.createPullSubscription('ops-pull', 'scc-ops');
-  await rest.createPushSubscription('findings-push', 'scc-findings', `http://127.0.0.1:${port}/projects/${PROJECT}/topics/scc-findings`);
+  await rest.createPushSubscription('findings-push', 'scc-findings', fn.pushUrl(PROJECT, 'scc-findings'));
 }, 120_000);
 
 afterAll(async () => {
-  killServer();
+  fn?.stop();
   await Promise.all([kube?.close(), logging?.close(), storage?.close(), webhooks?.close()]);
   if (workDir) rmSync(workDir, { recursive: true, force: true });
   await Promise.all([firestoreEmu?.stop(), pubsubEmu?.stop()]);
@@ -273,7 +210,7 @@ d('no credential leaves the finding (functions-framework + emulators + Kubernete
     expect(summary.actions[1]?.details?.processList).toContain('mysql -uroot -p<redacted> orders');
     expect(slack[0]!.body).toContain('--db-password=&lt;redacted&gt;');
     expect(chat[0]!.body).toContain('--db-password=&lt;redacted&gt;');
-    expect(lines.filter((l) => l.step === 'summary')).toHaveLength(1);
+    expect(fn!.lines.filter((l) => l.step === 'summary')).toHaveLength(1);
     expect(ledger.length).toBeGreaterThanOrEqual(1);
     expect(JSON.stringify(ledger)).toContain('mysql -uroot -p<redacted> orders'); // the process list, recorded redacted
     const names = bundle.map((o) => o.name.replace(/^incidents\/[^/]+\//, '')).sort();
@@ -286,7 +223,7 @@ d('no credential leaves the finding (functions-framework + emulators + Kubernete
       'ops topic': JSON.stringify(pulled),
       slack: JSON.stringify(slack.map((p) => p.body)),
       chat: JSON.stringify(chat.map((p) => p.body)),
-      'function stdout/stderr': rawOutput,
+      'function log lines and stderr': JSON.stringify(fn!.lines),
       ledger: JSON.stringify(ledger),
     };
     const leaks: string[] = [];

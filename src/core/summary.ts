@@ -383,6 +383,8 @@ export function buildSummary(input: SummaryInput): Summary {
   const denied = outcomes
     .filter((o) => o.status === 'skipped' && o.reason.startsWith('budget:'))
     .map((o) => ({ action: o.type, reason: truncate(o.reason, MAX_TEXT) }));
+  // Refused because no budget store could be asked: said in the warnings, never as "BUDGET EXCEEDED".
+  const unbudgeted = outcomes.filter((o) => o.status === 'skipped' && o.reason.startsWith('no budget:'));
   const t = plan.target;
   const eventMs = plan.finding.eventTime ? Date.parse(plan.finding.eventTime) : Number.NaN;
   const processes = plan.processes;
@@ -390,6 +392,7 @@ export function buildSummary(input: SummaryInput): Summary {
   const parent = summarizeProcess(processes?.parent ?? null, finding, policy);
   const warnings = [
     ...denied.map((d) => `${d.action} not run: ${d.reason}`),
+    ...unbudgeted.map((o) => `${o.type} not run: ${truncate(o.reason, MAX_TEXT)}`),
     ...(containment?.warnings ?? []).map((w) => redactedText(w, rules)),
   ].slice(0, MAX_LIST);
 
@@ -420,7 +423,7 @@ export function buildSummary(input: SummaryInput): Summary {
       image: t?.image ?? null,
       imageId: t?.imageId ?? null,
       node: t?.node ?? null,
-      problems: plan.targetProblems.slice(0, MAX_LIST).map((p) => truncate(p, MAX_TEXT)),
+      problems: plan.targetProblems.slice(0, MAX_LIST).map((p) => redactedText(p, rules)),
     },
     processes: { parent, child, count: processes?.count ?? 0 },
     decision: { decision: plan.decision, reason: truncate(plan.reason, MAX_TEXT), rule: plan.rule, dryRun: plan.dryRun },
