@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import { decodeInput, DecodeError, type DecodedInput } from '../src/core/envelope.ts';
-import { plan as makePlan, type Plan } from '../src/core/plan.ts';
+import { plan as makePlan, printablePlan, type Plan } from '../src/core/plan.ts';
 import { parsePolicy, PolicyError, validatePolicy, type Policy } from '../src/core/policy.ts';
 import type { Summary } from '../src/core/summary.ts';
 import { selectorMatches, startFakeKubeApi, type FakeKubeApi } from '../test/fakes/kube-api-server.ts';
@@ -416,8 +416,10 @@ async function main(argv: string[], o: Out, cleanup: Cleanup): Promise<number> {
   }
   o.line(`  where  cluster ${inert(t.cluster)} (project ${inert(t.project)}, ${inert(t.location)})`);
   o.line(`         pod ${inert(t.namespace ?? '?')}/${inert(t.pod ?? '?')} · container ${inert(t.container ?? '?')} · node ${inert(t.node ?? '?')}`);
-  const child = probe.processes?.child;
-  const parent = probe.processes?.parent;
+  // Args as a person may see them: credentials redacted, as in every summary.
+  const shown = printablePlan(probe, policyFor(true, kubeconfigPlaceholder).policy.redaction);
+  const child = shown.processes?.child;
+  const parent = shown.processes?.parent;
   if (child) {
     o.line(`  what   ${parent ? `${inert(parent.name ?? '?')} (pid ${inert(parent.pid ?? '?')}) → ` : ''}${inert(child.args.join(' ') || child.binaryPath || '?', 160)}`);
     if (child.envVariableNames.length) {

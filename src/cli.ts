@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { decodeInput, DecodeError } from './core/envelope.ts';
-import { plan } from './core/plan.ts';
+import { plan, printablePlan } from './core/plan.ts';
 import { PolicyError, type Policy } from './core/policy.ts';
 import { loadPolicy } from './composition.ts';
 import { parseEnv } from './config.ts';
@@ -90,7 +90,7 @@ const planCommand: Command = (args, io) => {
   const now = parseNow(flags.now);
   const decoded = decodeInput(readFindingFile(flags.finding, io));
   const forceDryRun = env.SCC_RESPONDER_FORCE_DRY_RUN;
-  io.stdout(JSON.stringify({ ...plan(decoded, policy, now, { forceDryRun }), inputShape: decoded.shape }, null, 2) + '\n');
+  io.stdout(JSON.stringify({ ...printablePlan(plan(decoded, policy, now, { forceDryRun }), policy.redaction), inputShape: decoded.shape }, null, 2) + '\n');
   return 0;
 };
 
@@ -130,7 +130,7 @@ const respondCommand: Command = async (args, io) => {
   const output = result.summary ?? {
     status: result.status,
     ...(result.error ? { error: result.error } : {}),
-    plan: result.plan,
+    plan: result.plan ? printablePlan(result.plan, policy.redaction) : undefined,
     outcomes: result.containment?.outcomes ?? [],
     warnings: result.containment?.warnings ?? [],
   };

@@ -50,6 +50,16 @@ describe('scc-responder plan', () => {
     expect(JSON.parse(out).inputShape).toBe('finding');
   });
 
+  it('prints process args with credentials redacted (the plan for people, not the raw finding)', async () => {
+    const n = structuredClone(notificationV1());
+    const child = n.finding.processes.find((p: any) => p.parentPid !== undefined && n.finding.processes.some((q: any) => q.pid === p.parentPid));
+    child.args = ['mysql', '-uroot', '-pCliSecret0001', '--password=CliSecret0002', 'https://admin:CliSecret0003@db.example'];
+    const { code, out } = await run(['plan', '--finding', file('creds.json', n), '--policy', POLICY]);
+    expect(code).toBe(0);
+    expect(out).not.toMatch(/CliSecret000/);
+    expect(JSON.parse(out).processes.child.args).toEqual(['mysql', '-uroot', '-p<redacted>', '--password=<redacted>', 'https://admin:<redacted>@db.example']);
+  });
+
   it('exits 0 with decision ignore for an out-of-scope finding', async () => {
     const n = structuredClone(notificationV1());
     n.finding.state = 'INACTIVE';

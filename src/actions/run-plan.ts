@@ -133,7 +133,8 @@ export async function runPlan(request: ContainmentRequest, deps: RunPlanDeps): P
     const type = action.type;
     const previous = request.previous?.get(type);
     if (previous && isInForce(previous.status)) {
-      return { type, status: 'already', reason: `${previous.status} in an earlier delivery: ${previous.reason}` };
+      // Its details (which NetworkPolicy, which labels) are what the read-back checks against.
+      return { type, status: 'already', reason: `${previous.status} in an earlier delivery: ${previous.reason}`, ...(previous.details ? { details: previous.details } : {}) };
     }
     const denied = request.deniedByBudget.get(type);
     if (denied !== undefined) return { type, status: 'skipped', reason: denied };

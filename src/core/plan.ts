@@ -12,8 +12,9 @@ import {
   type TimeWindow,
 } from './logging-filter.ts';
 import { ACTION_ORDER, isProtectedNamespace, type ActionType, type Policy, type PolicyRule } from './policy.ts';
+import { redactArgs, type RedactionRules } from './redact.ts';
 import { checkScope } from './scope.ts';
-import { extractProcesses, extractTarget, validateTarget, type Processes, type Target } from './target.ts';
+import { extractProcesses, extractTarget, validateTarget, type ProcessInfo, type Processes, type Target } from './target.ts';
 
 export const PLAN_VERSION = 1;
 
@@ -190,4 +191,15 @@ function planUnordered(decoded: Pick<DecodedInput, 'notification'>, policy: Poli
       ? `rule ${rule.name} matched; ${skippedForNames.join(', ')} dropped: ${problems.join('; ')}`
       : `rule ${rule.name} matched`;
   return { ...respond, targetProblems: problems, actions, reason };
+}
+
+/**
+ * The plan as printed for people (`scc-responder plan`, the CLI's fallback
+ * output, the demo): process args redacted with the policy's rules. The plan
+ * itself keeps the raw args, which matching and the bundle opt-in read.
+ */
+export function printablePlan(p: Plan, rules: RedactionRules): Plan {
+  if (p.processes === null) return p;
+  const redact = (info: ProcessInfo | null): ProcessInfo | null => (info === null ? null : { ...info, args: redactArgs(info.args, rules, info.binaryPath) });
+  return { ...p, processes: { ...p.processes, parent: redact(p.processes.parent), child: redact(p.processes.child) } };
 }

@@ -258,11 +258,12 @@ function mitreLinks(finding: Finding): SummaryLink[] {
   const out: SummaryLink[] = [];
   const tactics = [m.primaryTactic, ...(m.additionalTactics ?? [])].filter((t): t is string => typeof t === 'string');
   for (const name of tactics) {
-    const id = TACTICS[name];
+    // Object.hasOwn: the names come from the finding; `constructor` must not find Object's.
+    const id = Object.hasOwn(TACTICS, name) ? TACTICS[name] : undefined;
     out.push({ id: id ?? '', name: truncate(name, 80), url: id ? `https://attack.mitre.org/tactics/${id}/` : null });
   }
   for (const name of [...(m.primaryTechniques ?? []), ...(m.additionalTechniques ?? [])]) {
-    const id = TECHNIQUES[name];
+    const id = Object.hasOwn(TECHNIQUES, name) ? TECHNIQUES[name] : undefined;
     out.push({
       id: id ?? '',
       name: truncate(name, 80),

@@ -176,6 +176,7 @@ export function createEvidenceGatherer(deps: EvidenceGathererDeps): EvidenceGath
         snapshots,
         logs,
         revealEnvValues: policy.summary.revealEnvValues,
+        redaction: policy.redaction,
       });
       const manifestEntries: ManifestEntry[] = await Promise.all(
         objects.map(async (object): Promise<ManifestEntry> => {

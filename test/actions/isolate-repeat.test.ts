@@ -47,4 +47,18 @@ describe('isolate-pod on an already isolated pod', () => {
     expect([...h.fake.state.networkPolicies.keys()]).toEqual([`${NS}/scc-isolate-f2222222222222222222222222222222`]);
     expect(h.fake.state.pods.get(`${NS}/${POD}`)!.metadata.labels[INCIDENT_LABEL]).toBe('f2222222222222222222222222222222');
   });
+
+  it('a redelivery of the second finding reads back the policy the first one made (the recorded details), not one named after itself', async () => {
+    h = await harness({ actions: ['isolate-pod'] });
+    await h.contain();
+    const second = secondFinding(h.policy);
+    const first = await h.contain({ plan: second });
+    expect(statuses(first)).toEqual({ 'isolate-pod': 'already' });
+    const responder = await import('../../src/actions/cluster-responder.ts');
+    const access = (await import('../../src/adapters/gke-cluster-access.ts')).createClusterAccess({ policy: h.policy });
+    const again = await responder
+      .createClusterResponder({ policy: h.policy, log: { log: () => {} }, access, now: () => NOW })
+      .contain({ plan: second, deniedByBudget: new Map(), previous: new Map([['isolate-pod', first.outcomes[0]!]]) });
+    expect(again.outcomes[0]).toMatchObject({ status: 'already', reason: expect.stringMatching(/^already in an earlier delivery/) });
+  });
 });

@@ -79,3 +79,51 @@ describe('scc-responder respond', () => {
     expect(fake.state.nodes.get(NODE)!.spec.unschedulable).toBeUndefined();
   });
 });
+
+describe('scc-responder respond in a namespace that already has an allow-everything-in-namespace policy', () => {
+  let other: FakeKubeApi;
+  beforeAll(async () => {
+    const s = seed();
+    s.networkPolicies = [
+      {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name: 'allow-same-namespace', namespace: NS },
+        spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: {} }] }] },
+      },
+    ];
+    other = await startFakeKubeApi({ seed: s });
+  });
+  afterAll(() => other.close());
+
+  async function respondHere(dryRun: boolean) {
+    const path = join(dir, `policy-allow-${dryRun}.yaml`);
+    writeFileSync(
+      path,
+      [`dryRun: ${dryRun}`, 'rules: [{name: isolate, actions: [label-pod, isolate-pod]}]', 'clusters:', `  ${CLUSTER}: {kubeconfig: ${other.kubeconfigPath}, context: fake, networkPolicyEnforcement: enforced}`, ''].join('\n'),
+    );
+    let out = '';
+    const code = await runCli({
+      argv: ['respond', '--finding', 'test/fixtures/notification-v1.json', '--policy', path, '--now', '2026-11-20T14:05:00Z', '--no-evidence'],
+      env: {},
+      readStdin: () => '',
+      stdout: (t) => void (out += t),
+      stderr: () => {},
+    });
+    return { code, out: JSON.parse(out) };
+  }
+
+  it('dry-run says the pod would NOT be isolated and why; enforced says it is NOT isolated, in the headline and the action', async () => {
+    const dry = await respondHere(true);
+    expect(dry.code).toBe(0);
+    expect(dry.out.headline).toMatch(/dry-run \(nothing changed\); pod would NOT be isolated/);
+    expect(dry.out.actions.find((a: any) => a.type === 'isolate-pod').reason).toMatch(/still admitted by NetworkPolicy allow-same-namespace \(ingress\)/);
+    expect(other.writes()).toEqual([]);
+
+    const enforced = await respondHere(false);
+    expect(byType(enforced.out.actions)).toEqual({ 'label-pod': 'done', 'isolate-pod': 'partial' });
+    expect(enforced.out.outcome).toBe('partial');
+    expect(enforced.out.headline).toMatch(/partially contained; pod NOT isolated$/);
+    expect(enforced.out.warnings.join('\n')).toMatch(/isolation blocks new connections only.*does NOT remove the pod/);
+  });
+});
