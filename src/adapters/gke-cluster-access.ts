@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import type { GoogleAuth } from 'google-auth-library';
 import { PermanentError, TransientError } from '../core/errors.ts';
 import type { Policy } from '../core/policy.ts';
-import type { ClusterConnector, ClusterFacts, KubeApi } from '../actions/kube-api.ts';
+import { KubeApiError, type ClusterConnector, type ClusterFacts, type KubeApi } from '../actions/kube-api.ts';
 import { createKubeApi, kubeConfigForEndpoint, kubeConfigFromFile, networkCause, type KubeApiOptions } from './kubernetes.ts';
 
 export interface GkeCluster {
@@ -228,9 +228,32 @@ export class ClusterAccess implements ClusterConnector {
       return api;
     }
     const endpoint = await this.endpoint(clusterName);
-    const api = createKubeApi(kubeConfigForEndpoint(clusterName, endpoint.server, endpoint.caData, endpoint.token), this.#kubeApiOptions);
+    const api = this.#forgetOnRejectedCredentials(
+      clusterName,
+      createKubeApi(kubeConfigForEndpoint(clusterName, endpoint.server, endpoint.caData, endpoint.token), this.#kubeApiOptions),
+    );
     this.#apis.set(clusterName, { api, expiresAt: endpoint.expiresAt });
     return api;
+  }
+
+  /**
+   * A 401 or a certificate that does not verify means the cached token or CA is
+   * no longer the cluster's (revoked, rotated): the next delivery must ask
+   * getCluster and ADC again instead of failing the same way for an hour.
+   */
+  #forgetOnRejectedCredentials(clusterName: string, api: KubeApi): KubeApi {
+    const forget = (error: unknown) => {
+      if (error instanceof KubeApiError && (error.status === 401 || error.reason === 'TLSError')) {
+        this.#apis.delete(clusterName);
+        this.#endpoints.delete(clusterName);
+      }
+      throw error;
+    };
+    const wrapped: Record<string, unknown> = {};
+    for (const [name, method] of Object.entries(api) as [string, (...args: unknown[]) => Promise<unknown>][]) {
+      wrapped[name] = (...args: unknown[]) => method(...args).catch(forget);
+    }
+    return wrapped as unknown as KubeApi;
   }
 }
 

@@ -284,6 +284,24 @@ describe('the cluster responder on a GKE endpoint', () => {
     return createClusterResponder({ policy, log, access, now: () => NOW }).contain({ plan, deniedByBudget: new Map() });
   }
 
+  it('after a 401, the next delivery asks getCluster and the token provider again instead of reusing them', async () => {
+    let getClusterCalls = 0;
+    const tokens = ['revoked-token', fake.token];
+    const access = createClusterAccess({
+      policy,
+      clusterManager: { getCluster: async () => (getClusterCalls++, [{ endpoint: endpoints.good.host, masterAuth: { clusterCaCertificate: caData } }]) },
+      tokenProvider: { getAccessToken: async () => ({ token: tokens.shift() ?? fake.token, expiresAt: null }) },
+    });
+    const responder = createClusterResponder({ policy, log: { log: () => {} }, access, now: () => NOW });
+    // Dry-run: the same reads, and the fake cluster is left as the other cases expect it.
+    const dryRun = { ...plan, dryRun: true };
+    const first = await responder.contain({ plan: dryRun, deniedByBudget: new Map() });
+    expect(first.outcomes[0]).toMatchObject({ status: 'failed', reason: expect.stringContaining('HTTP 401 Unauthorized') });
+    const second = await responder.contain({ plan: dryRun, deniedByBudget: new Map() });
+    expect(second.outcomes.map((o) => o.status)).toEqual(['would']);
+    expect(getClusterCalls).toBe(2);
+  });
+
   it('contains through a certificate that verifies (the path works end to end)', async () => {
     const result = await contain(endpoints.good.host);
     expect(result.outcomes.map((o) => [o.type, o.status])).toEqual([['label-pod', 'done']]);
