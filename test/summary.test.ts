@@ -4,13 +4,12 @@ import { describe, expect, it } from '@jest/globals';
 import { evaluateBudget, budgetedActions, type BudgetEntry } from '../src/core/budget.ts';
 import { formatChat } from '../src/core/chat-format.ts';
 import { decodeInput } from '../src/core/envelope.ts';
-import type { ActionOutcome } from '../src/core/outcome.ts';
 import { plan as makePlan } from '../src/core/plan.ts';
 import { validatePolicy, type Policy } from '../src/core/policy.ts';
-import type { ContainmentResult, EvidenceReport } from '../src/core/ports.ts';
 import { formatSlack } from '../src/core/slack-format.ts';
 import { buildSummary, findingKey, summaryAttributes, SUMMARY_SCHEMA, truncate, type Summary } from '../src/core/summary.ts';
 import { notificationV1 } from './support/fixtures.ts';
+import { summaryFor as buildCase, type SummaryCase } from './support/summaries.ts';
 
 const SECRET = 'sk_live_EXAMPLEDONOTUSE0000000000';
 const NOW = new Date('2026-11-20T14:03:40.000Z');
@@ -18,29 +17,12 @@ const NOW = new Date('2026-11-20T14:03:40.000Z');
 const livePolicy = (extra: Record<string, unknown> = {}): Policy =>
   validatePolicy({ dryRun: false, rules: [{ name: 'contain', actions: ['label-pod', 'isolate-pod', 'cordon-node', 'delete-pod'] }], ...extra });
 
-function summaryFor(
-  notification: Record<string, any>,
-  options: { policy?: Policy; outcomes?: ActionOutcome[]; evidence?: EvidenceReport | null; warnings?: string[] } = {},
-): Summary {
-  const policy = options.policy ?? livePolicy();
-  const decoded = decodeInput(notification);
-  const plan = makePlan(decoded, policy, NOW);
-  const containment: ContainmentResult = {
-    outcomes: options.outcomes ?? plan.actions.map((a) => ({ type: a.type, status: 'done', reason: 'ok' })),
-    snapshots: {},
-    warnings: options.warnings ?? [],
-  };
-  return buildSummary({
-    key: findingKey(decoded.notification.finding),
-    plan,
-    finding: decoded.notification.finding,
-    containment,
-    evidence: options.evidence ?? null,
-    policy,
+const summaryFor = (notification: Record<string, any>, options: SummaryCase = {}): Summary =>
+  buildCase(notification, {
+    policy: livePolicy(),
     timings: { receivedAt: new Date('2026-11-20T14:03:31.500Z'), publishTime: '2026-11-20T14:03:31.204Z', containmentMs: 1200, evidenceMs: 800 },
-    now: NOW,
+    ...options,
   });
-}
 
 const allPayloads = (s: Summary) => [JSON.stringify(s), JSON.stringify(formatSlack(s)), JSON.stringify(formatChat(s))];
 

@@ -1,29 +1,19 @@
 // The actions against the strict fake API server, through the real
 // @kubernetes/client-node. Each case asserts the exact writes the cluster saw.
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { TransientError } from '../../src/core/errors.ts';
 import type { ActionOutcome } from '../../src/core/outcome.ts';
 import type { ActionType } from '../../src/core/policy.ts';
 import { INCIDENT_LABEL } from '../../src/actions/action.ts';
 import { networkPolicyName } from '../../src/actions/isolate-pod.ts';
-import type { FakeKubeApi } from '../fakes/kube-api-server.ts';
-import { harness, statuses, type Harness } from './harness.ts';
+import { harnessPerTest, statuses } from './harness.ts';
 import { INSTANCE_ID, NODE, NS, OTHER_NODE, POD, POD_UID, checkoutPod } from '../support/kube-seed.ts';
 
 const FINDING_ID = '6a7d4f1e2b3c4d5e8f9a0b1c2d3e4f50';
 const FINDING_NAME = `organizations/123456789012/sources/11223344556677889900/findings/${FINDING_ID}`;
 const POD_PATH = `/api/v1/namespaces/${NS}/pods/${POD}`;
 
-let open: FakeKubeApi[] = [];
-async function setup(...args: Parameters<typeof harness>): Promise<Harness> {
-  const h = await harness(...args);
-  open.push(h.fake);
-  return h;
-}
-afterEach(async () => {
-  await Promise.all(open.map((f) => f.close()));
-  open = [];
-});
+const setup = harnessPerTest();
 
 describe('label-pod', () => {
   it('adds the quarantine label and annotations with a merge patch carrying the pod UID', async () => {

@@ -1,6 +1,7 @@
 // Shared set-up for the cluster-action tests: a fresh fake API server per
 // test, a policy that maps the fixture's cluster to the fake's kubeconfig, the
 // real client-node behind ClusterAccess, and the plan from notification-v1.
+import { afterEach } from '@jest/globals';
 import { createClusterResponder } from '../../src/actions/cluster-responder.ts';
 import { createClusterAccess } from '../../src/adapters/gke-cluster-access.ts';
 import { decodeInput } from '../../src/core/envelope.ts';
@@ -51,6 +52,20 @@ export async function harness(options: {
     lines,
     contain: (overrides = {}) =>
       responder.contain({ plan: overrides.plan ?? plan, deniedByBudget: overrides.deniedByBudget ?? new Map() }),
+  };
+}
+
+/** A `setup` for a test file: each harness it opens has its fake API server closed after the test. */
+export function harnessPerTest(): (...args: Parameters<typeof harness>) => Promise<Harness> {
+  let open: FakeKubeApi[] = [];
+  afterEach(async () => {
+    await Promise.all(open.map((f) => f.close()));
+    open = [];
+  });
+  return async (...args) => {
+    const h = await harness(...args);
+    open.push(h.fake);
+    return h;
   };
 }
 

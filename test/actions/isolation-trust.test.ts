@@ -4,29 +4,20 @@
 // little about the pod, and names that must never reach the API. Every case
 // runs the real client-node against the strict fake; "isolated" is checked with
 // the fake's own selector evaluation, not the responder's.
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { INCIDENT_LABEL } from '../../src/actions/action.ts';
 import { DETACHED_LABELS_ANNOTATION, EXCLUDED_INCIDENTS_ANNOTATION, networkPolicyName } from '../../src/actions/isolate-pod.ts';
 import { KubeApiError } from '../../src/actions/kube-api.ts';
 import { createKubeApi, kubeConfigFromFile } from '../../src/adapters/kubernetes.ts';
 import type { ActionType } from '../../src/core/policy.ts';
-import { podsSelectedBy, selectorMatches, type FakeKubeApi } from '../fakes/kube-api-server.ts';
+import { podsSelectedBy, selectorMatches } from '../fakes/kube-api-server.ts';
 import { NS, POD } from '../support/kube-seed.ts';
-import { harness, statuses, type Harness } from './harness.ts';
+import { harnessPerTest, statuses, type Harness } from './harness.ts';
 
 const FINDING_ID = '6a7d4f1e2b3c4d5e8f9a0b1c2d3e4f50';
 const OUR_POLICY = networkPolicyName(FINDING_ID);
 
-let open: FakeKubeApi[] = [];
-async function setup(...args: Parameters<typeof harness>): Promise<Harness> {
-  const h = await harness(...args);
-  open.push(h.fake);
-  return h;
-}
-afterEach(async () => {
-  await Promise.all(open.map((f) => f.close()));
-  open = [];
-});
+const setup = harnessPerTest();
 
 function allowPolicy(name: string, podSelector: Record<string, unknown>, spec: Record<string, unknown> = {}): Record<string, any> {
   return {
