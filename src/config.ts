@@ -74,12 +74,21 @@ export const envSchema = z.object({
    * actions start within the first 40 %, evidence ends by 65 %, and the summary still goes out.
    */
   SCC_RESPONDER_TIMEOUT_SECONDS: z.coerce.number().int().min(10).max(3600).default(120),
+  /**
+   * CLI only: the SQLite file of the local ledger and budget the CLI uses when FIRESTORE_DATABASE is
+   * unset (src/adapters/local-ledger.ts). Unset = $XDG_STATE_HOME/scc-responder/ledger.sqlite, or
+   * ~/.local/state/scc-responder/ledger.sqlite. The function never reads it: it requires Firestore.
+   */
+  SCC_RESPONDER_LOCAL_LEDGER: emptyAsUnset(z.string().min(1)),
 });
 
 export type EnvConfig = z.output<typeof envSchema>;
 
 /** The names above, for docs and the terraform test that checks every one is set on the function. */
 export const ENV_VARS = Object.keys(envSchema.shape);
+
+/** Read by the CLI only, never set on the function (the terraform test leaves these out). */
+export const CLI_ONLY_ENV_VARS: readonly string[] = ['SCC_RESPONDER_LOCAL_LEDGER'];
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

@@ -10,6 +10,7 @@
 // with credentials redacted at source: `ps` shows every process's full command
 // line, and outcomes go to the ledger, the summary and every sink.
 import type { AppliedOutcome, ClusterAction, Inspection } from './action.ts';
+import { AUDIT_EVENTS_RBAC } from './audit-events.ts';
 import { podRef } from './action.ts';
 import { describeKubeError } from './errors.ts';
 import { KubeApiError } from './kube-api.ts';
@@ -32,7 +33,7 @@ function containerName(ctx: Parameters<ClusterAction['apply']>[0]): string | nul
 export const captureProcessList: ClusterAction = {
   type: 'capture-process-list',
   // GET on the WebSocket upgrade used to need `get`; clusters from 1.30/1.31 check `create`: both are needed across versions.
-  rbac: [{ apiGroup: '', resource: 'pods/exec', verbs: ['create', 'get'] }],
+  rbac: [...AUDIT_EVENTS_RBAC, { apiGroup: '', resource: 'pods/exec', verbs: ['create', 'get'] }],
   removesPod: false,
   podScoped: true,
 

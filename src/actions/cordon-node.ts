@@ -3,6 +3,7 @@
 // who/why annotations. The patch names no taints: a merge patch replaces lists,
 // and the node's taints belong to GKE and the cluster's owners.
 import type { AppliedOutcome, ClusterAction, Inspection } from './action.ts';
+import { AUDIT_EVENTS_RBAC } from './audit-events.ts';
 import { ANNOTATION_PREFIX, FINDING_ANNOTATION } from './action.ts';
 import { describeKubeError, permanentOrThrow } from './errors.ts';
 
@@ -11,7 +12,7 @@ export const CORDONED_AT_ANNOTATION = `${ANNOTATION_PREFIX}/cordoned-at`;
 
 export const cordonNode: ClusterAction = {
   type: 'cordon-node',
-  rbac: [{ apiGroup: '', resource: 'nodes', verbs: ['patch'] }],
+  rbac: [...AUDIT_EVENTS_RBAC, { apiGroup: '', resource: 'nodes', verbs: ['patch'] }],
   removesPod: false,
   podScoped: false,
 

@@ -2,12 +2,13 @@
 // only the pod the preflight verified can go (a same-name replacement → 409).
 // 404 means it is already gone: done by someone else, reported as already.
 import type { AppliedOutcome, ClusterAction, Inspection } from './action.ts';
+import { AUDIT_EVENTS_RBAC } from './audit-events.ts';
 import { podRef } from './action.ts';
 import { describeKubeError, permanentOrThrow } from './errors.ts';
 
 export const deletePod: ClusterAction = {
   type: 'delete-pod',
-  rbac: [{ apiGroup: '', resource: 'pods', verbs: ['delete'] }],
+  rbac: [...AUDIT_EVENTS_RBAC, { apiGroup: '', resource: 'pods', verbs: ['delete'] }],
   removesPod: true,
   podScoped: true,
 

@@ -3,12 +3,13 @@
 // with the budget's message, never retried. The eviction carries the verified
 // pod's UID: a pod recreated under the same name is not touched (409).
 import type { AppliedOutcome, ClusterAction, Inspection } from './action.ts';
+import { AUDIT_EVENTS_RBAC } from './audit-events.ts';
 import { podRef } from './action.ts';
 import { classifyKubeError, describeKubeError, permanentOrThrow } from './errors.ts';
 
 export const evictPod: ClusterAction = {
   type: 'evict-pod',
-  rbac: [{ apiGroup: '', resource: 'pods/eviction', verbs: ['create'] }],
+  rbac: [...AUDIT_EVENTS_RBAC, { apiGroup: '', resource: 'pods/eviction', verbs: ['create'] }],
   removesPod: true,
   podScoped: true,
 

@@ -18,6 +18,7 @@
 // reused only when our policy for it names this pod and no other pod carries it.
 import type { ActionContext, AppliedOutcome, ClusterAction, Inspection } from './action.ts';
 import { ANNOTATION_PREFIX, FINDING_ANNOTATION, INCIDENT_LABEL, podRef } from './action.ts';
+import { AUDIT_EVENTS_RBAC } from './audit-events.ts';
 import { describeKubeError, permanentOrThrow } from './errors.ts';
 import type { ClusterFacts, KubeApi, LabelSelectorRequirement, NetworkPolicy, Pod } from './kube-api.ts';
 import { admittingPolicies, describeAdmitting, planDetach, type AdmittingPolicy } from './network-policy.ts';
@@ -215,6 +216,7 @@ function verdict(effect: IsolationEffect): string {
 export const isolatePod: ClusterAction = {
   type: 'isolate-pod',
   rbac: [
+    ...AUDIT_EVENTS_RBAC,
     { apiGroup: 'networking.k8s.io', resource: 'networkpolicies', verbs: ['create', 'get', 'list', 'patch'] },
     { apiGroup: '', resource: 'pods', verbs: ['patch', 'list'] },
   ],

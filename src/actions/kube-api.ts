@@ -57,7 +57,12 @@ export interface ReplicaSet {
 }
 
 export interface KubeEvent {
-  metadata?: ObjectMeta;
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta & { generateName?: string };
+  source?: { component?: string };
+  reportingComponent?: string;
+  reportingInstance?: string;
   type?: string;
   reason?: string;
   message?: string;
@@ -120,6 +125,8 @@ export interface KubeApi {
   readReplicaSet(namespace: string, name: string): Promise<ReplicaSet | null>;
   listPods(namespace: string, labelSelector: string | undefined): Promise<Pod[]>;
   listEvents(namespace: string, fieldSelector: string): Promise<KubeEvent[]>;
+  /** A core/v1 Event (the audit trail `kubectl describe` shows). */
+  createEvent(namespace: string, event: KubeEvent): Promise<void>;
   readPodLog(namespace: string, name: string, container: string, tailLines: number): Promise<string>;
   /** Merge patch of labels/annotations; `uid` is put in the patch so a recreated pod with the same name is rejected. */
   patchPodMetadata(namespace: string, name: string, uid: string, patch: PodMetadataPatch): Promise<Pod>;
@@ -137,10 +144,17 @@ export interface KubeApi {
     name: string,
     resourceVersion: string,
     matchExpressions: LabelSelectorRequirement[],
-    annotations: Record<string, string>,
+    annotations: Record<string, string | null>,
   ): Promise<NetworkPolicy>;
+  /** Delete with a UID precondition: only the object that was read and checked can go (another → 409). */
+  deleteNetworkPolicy(namespace: string, name: string, uid: string): Promise<void>;
   /** Merge patch of spec.unschedulable=true plus annotations; never sends spec.taints. */
   cordonNode(name: string, annotations: Record<string, string>): Promise<Node>;
+  /**
+   * Merge patch removing spec.unschedulable and the named annotations, guarded by
+   * resourceVersion: a node changed since it was read (someone else cordoned it) is a 409.
+   */
+  uncordonNode(name: string, resourceVersion: string, removeAnnotations: string[]): Promise<Node>;
   evictPod(namespace: string, name: string, uid: string): Promise<void>;
   deletePod(namespace: string, name: string, uid: string, gracePeriodSeconds: number): Promise<void>;
   exec(namespace: string, pod: string, container: string, argv: string[], timeoutMs: number): Promise<ExecResult>;

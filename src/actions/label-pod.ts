@@ -3,6 +3,7 @@
 // left alone (it could be a selector label; changing it would orphan the pod
 // from its ReplicaSet, which would then start a replacement).
 import type { ActionContext, AppliedOutcome, ClusterAction, Inspection } from './action.ts';
+import { AUDIT_EVENTS_RBAC } from './audit-events.ts';
 import { ANNOTATION_PREFIX, FINDING_ANNOTATION, podRef } from './action.ts';
 import { describeKubeError, permanentOrThrow } from './errors.ts';
 
@@ -16,7 +17,7 @@ function conflict(ctx: ActionContext): string | null {
 
 export const labelPod: ClusterAction = {
   type: 'label-pod',
-  rbac: [{ apiGroup: '', resource: 'pods', verbs: ['patch'] }],
+  rbac: [...AUDIT_EVENTS_RBAC, { apiGroup: '', resource: 'pods', verbs: ['patch'] }],
   removesPod: false,
   podScoped: true,
 

@@ -6,6 +6,7 @@ import { isInForce, type ActionOutcome } from '../core/outcome.ts';
 import type { ActionType, Policy } from '../core/policy.ts';
 import type { ClusterSnapshots, ContainmentRequest, ContainmentResult, StepLogger } from '../core/ports.ts';
 import { incidentFor, type ActionContext, type ClusterAction } from './action.ts';
+import { auditEvent, writeAuditEvents } from './audit-events.ts';
 import { captureProcessList } from './capture-process-list.ts';
 import { cordonNode } from './cordon-node.ts';
 import { deletePod } from './delete-pod.ts';
@@ -125,6 +126,12 @@ export async function runPlan(request: ContainmentRequest, deps: RunPlanDeps): P
   } catch (error) {
     if (!(error instanceof TransientError)) throw error;
     warnings.push(`snapshot: ${error.message}`);
+  }
+  if (!plan.dryRun) {
+    const target = { pod: pre.pod, node: pre.node, nodeName: pre.nodeName };
+    const events = outcomes.map((o) => auditEvent(o, target, incident, now)).filter((e) => e !== null);
+    const eventsWarning = await writeAuditEvents(kube, events);
+    if (eventsWarning !== null) warnings.push(eventsWarning);
   }
   if (plannedTypes.has('isolate-pod')) warnings.push(openConnectionsNote(plan));
   return { outcomes, snapshots, warnings };

@@ -12,8 +12,19 @@ import type { DocumentReference, Transaction } from '@google-cloud/firestore';
 import { evaluateBudget, type BudgetEntry } from '../core/budget.ts';
 import { PermanentError, TransientError } from '../core/errors.ts';
 import type { ActionOutcome } from '../core/outcome.ts';
-import type { ActionType } from '../core/policy.ts';
-import type { Budget, BudgetDecision, BudgetRequest, FindingKey, Ledger, LedgerClaim, SinkDelivery } from '../core/ports.ts';
+import { ACTION_ORDER, type ActionType } from '../core/policy.ts';
+import type {
+  Budget,
+  BudgetDecision,
+  BudgetRequest,
+  FindingKey,
+  IncidentRecord,
+  IncidentStore,
+  Ledger,
+  LedgerClaim,
+  ReleaseRecord,
+  SinkDelivery,
+} from '../core/ports.ts';
 import type { Summary } from '../core/summary.ts';
 
 // require(), not import: see src/adapters/cloud-logging.ts.
@@ -63,6 +74,8 @@ interface LedgerDoc {
   updatedAt: Timestamp;
   completedAt: Timestamp | null;
   expireAt: Timestamp;
+  /** Absent until the first `release` (IncidentStore.recordRelease). */
+  release?: ReleaseRecord | null;
 }
 
 interface BudgetDoc {
@@ -87,7 +100,53 @@ export function createFirestore(options: Pick<FirestoreLedgerOptions, 'projectId
   });
 }
 
-export class FirestoreLedger implements Ledger, Budget {
+// These two are copied in local-ledger.ts (importing either adapter from the other would load
+// its SDK or node:sqlite where it is not wanted); test/ledger-contract.test.ts holds both to the same behaviour.
+
+/** A recorded release is replaced by a later one, except that a dry run never hides a real release. */
+function nextRelease(current: ReleaseRecord | null | undefined, incoming: ReleaseRecord): ReleaseRecord | null {
+  if (incoming.dryRun && current && !current.dryRun) return null;
+  return incoming;
+}
+
+/** The listing's view of a finding document; timestamps as ISO strings. */
+function incidentFromDoc(
+  id: string,
+  doc: {
+    findingName: string | null;
+    eventTime: string | null;
+    state: 'in-progress' | 'completed';
+    attempt: number;
+    outcomes: Partial<Record<ActionType, ActionOutcome>> | undefined;
+    summaryJson: string | null;
+    release?: ReleaseRecord | null;
+  },
+  times: { createdAt: string; updatedAt: string; completedAt: string | null },
+): IncidentRecord {
+  let summary: IncidentRecord['summary'] = null;
+  if (typeof doc.summaryJson === 'string') {
+    try {
+      const parsed = JSON.parse(doc.summaryJson) as Summary;
+      summary = { headline: parsed.headline, outcome: parsed.outcome, target: parsed.target };
+    } catch {
+      summary = null;
+    }
+  }
+  const outcomes = ACTION_ORDER.map((type) => doc.outcomes?.[type]).filter((o): o is ActionOutcome => o !== undefined);
+  return {
+    id,
+    findingName: doc.findingName,
+    eventTime: doc.eventTime,
+    state: doc.state,
+    attempt: doc.attempt,
+    outcomes,
+    summary,
+    release: doc.release ?? null,
+    ...times,
+  };
+}
+
+export class FirestoreLedger implements Ledger, Budget, IncidentStore {
   readonly db: Firestore;
   readonly #collection: string;
   readonly #leaseMs: number;
@@ -254,6 +313,44 @@ export class FirestoreLedger implements Ledger, Budget {
       const drop = new Set(request.actions);
       const entries = doc.entries.filter((e) => !(e.key === request.key && drop.has(e.action)));
       if (entries.length !== doc.entries.length) tx.update(ref, { entries, updatedAt: Timestamp.fromDate(request.now) });
+    });
+  }
+
+  async listIncidents(since: Date): Promise<IncidentRecord[]> {
+    let docs: FirestoreSdk.QueryDocumentSnapshot[];
+    try {
+      // One range filter on one field: served by Firestore's automatic single-field index. Filtering
+      // on `kind` as well would need a composite index (terraform), so budget documents are dropped here.
+      const snap = await this.db.collection(this.#collection).where('updatedAt', '>=', Timestamp.fromDate(since)).get();
+      docs = snap.docs;
+    } catch (error) {
+      throw classify(error, 'ledger list incidents');
+    }
+    const incidents: IncidentRecord[] = [];
+    for (const snap of docs) {
+      const doc = snap.data() as LedgerDoc | BudgetDoc;
+      if (doc.kind !== 'finding' || !snap.id.startsWith('f-')) continue;
+      incidents.push(
+        incidentFromDoc(snap.id.slice(2), doc, {
+          createdAt: doc.createdAt.toDate().toISOString(),
+          updatedAt: doc.updatedAt.toDate().toISOString(),
+          completedAt: doc.completedAt?.toDate().toISOString() ?? null,
+        }),
+      );
+    }
+    return incidents.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt) || a.id.localeCompare(b.id));
+  }
+
+  async recordRelease(key: FindingKey, release: ReleaseRecord, now: Date): Promise<void> {
+    const ref = this.#findingDoc(key);
+    await this.#run('ledger record release', async (tx) => {
+      const snap = await tx.get(ref);
+      const doc = snap.data() as LedgerDoc | undefined;
+      if (!doc) throw new PermanentError(`ledger: no incident ${key.id}`);
+      const next = nextRelease(doc.release, release);
+      if (next === null) return;
+      // Only these fields: the claim (owner, lease, state) belongs to whichever delivery holds it.
+      tx.update(ref, { release: next, updatedAt: Timestamp.fromDate(now), expireAt: this.#expireAt(now) });
     });
   }
 

@@ -14,6 +14,7 @@ import {
   setHeaderOptions,
   type ConfigurationOptions,
   type ObservableMiddleware,
+  type CoreV1Event,
   type V1NetworkPolicy,
 } from '@kubernetes/client-node';
 import { isDns1123Label, isDns1123Subdomain } from '../core/k8s-names.ts';
@@ -278,6 +279,12 @@ export function createKubeApi(kc: KubeConfig, options: KubeApiOptions = {}): Kub
         return plain<KubeEvent[]>(list.items);
       });
     },
+    async createEvent(namespace, event) {
+      checked('namespace', namespace);
+      await call('create event', timeoutMs, (withDeadline) =>
+        core.createNamespacedEvent({ namespace, body: event as CoreV1Event, fieldManager }, withDeadline()),
+      );
+    },
     async readPodLog(namespace, name, container, tailLines) {
       checked('namespace', namespace);
       checked('name', name);
@@ -326,6 +333,20 @@ export function createKubeApi(kc: KubeConfig, options: KubeApiOptions = {}): Kub
       return call('patch networkpolicy', timeoutMs, async (withDeadline) =>
         plain<NetworkPolicy>(await networking.patchNamespacedNetworkPolicy({ name, namespace, body, fieldManager }, withDeadline(mergePatch))),
       );
+    },
+    async deleteNetworkPolicy(namespace, name, uid) {
+      checked('namespace', namespace);
+      checked('name', name);
+      await call('delete networkpolicy', timeoutMs, (withDeadline) =>
+        networking.deleteNamespacedNetworkPolicy({ name, namespace, body: { preconditions: { uid } } }, withDeadline()),
+      );
+    },
+    async uncordonNode(name, resourceVersion, removeAnnotations) {
+      checked('name', name);
+      const annotations = Object.fromEntries(removeAnnotations.map((k) => [k, null]));
+      // null removes the field: the node is schedulable again, as `kubectl uncordon` leaves it.
+      const body = { metadata: { resourceVersion, annotations }, spec: { unschedulable: null } };
+      return call('uncordon node', timeoutMs, async (withDeadline) => plain<Node>(await core.patchNode({ name, body, fieldManager }, withDeadline(mergePatch))));
     },
     async cordonNode(name, annotations) {
       checked('name', name);

@@ -11,13 +11,20 @@
 // Refused, so that a pattern never silently means something else than it did
 // under the previous (picomatch) matcher: extglobs `+( @( !( *( ?(` and any
 // unescaped parenthesis, braces `{a,b}`, `|`, and a leading `!` (negation).
+//
+// Two modes. `path` (names, image refs, binary paths): "/" is a separator as
+// above. `text` (a joined command line, where "/" is just a character of the
+// arguments): `*` is any run of any characters, `?` any one character, and a
+// class may match "/"; `**` is then the same as `*`.
 
 export const MAX_GLOB_LENGTH = 1024;
 
+export type GlobMode = 'path' | 'text';
+
 export type GlobToken = (
   | { kind: 'literal'; char: string }
-  | { kind: 'one' }
-  | { kind: 'class'; negated: boolean; chars: string[]; ranges: Array<[number, number]> }
+  | { kind: 'one'; crossesSlash: boolean }
+  | { kind: 'class'; negated: boolean; chars: string[]; ranges: Array<[number, number]>; crossesSlash: boolean }
   | { kind: 'star'; crossesSlash: boolean }
   | { kind: 'empty' }
 ) & {
@@ -27,6 +34,7 @@ export type GlobToken = (
 
 export interface Glob {
   readonly pattern: string;
+  readonly mode: GlobMode;
   readonly tokens: readonly GlobToken[];
 }
 
@@ -35,7 +43,8 @@ export class GlobSyntaxError extends Error {
 }
 
 /** Parses a pattern; throws GlobSyntaxError naming what is wrong or unsupported. */
-export function compileGlob(pattern: string): Glob {
+export function compileGlob(pattern: string, mode: GlobMode = 'path'): Glob {
+  const text = mode === 'text';
   if (pattern.length > MAX_GLOB_LENGTH) throw new GlobSyntaxError(`pattern is longer than ${MAX_GLOB_LENGTH} characters`);
   if (pattern.startsWith('!') && !pattern.startsWith('!(')) {
     throw new GlobSyntaxError('a leading "!" (negation) is not supported: write \\! for a literal "!"');
@@ -60,7 +69,7 @@ export function compileGlob(pattern: string): Glob {
       const segmentEnd = j === chars.length || chars[j] === '/';
       // `**` crosses "/" only as a whole path segment, and then also matches no segment at all
       // (`a/**` matches "a", `a/**/b` matches "a/b", `**/b` matches "b"); elsewhere it is `*`.
-      const globstar = j - i >= 2 && segmentStart && segmentEnd;
+      const globstar = !text && j - i >= 2 && segmentStart && segmentEnd;
       if (globstar) {
         const followed = j < chars.length;
         const starIndex = tokens.length + (followed ? 1 : 0);
@@ -71,7 +80,7 @@ export function compileGlob(pattern: string): Glob {
         // ("**/b" matches "b"). Not the star's own state: it returns there after consuming.
         if (followed) tokens.push({ kind: 'empty', skipTo: starIndex + 2 });
       }
-      tokens.push({ kind: 'star', crossesSlash: globstar });
+      tokens.push({ kind: 'star', crossesSlash: text || globstar });
       i = j;
     } else if (c === '(' || c === ')') {
       throw new GlobSyntaxError(`parentheses are extglob syntax, which is not supported: write \\${c} for a literal "${c}"`);
@@ -81,16 +90,16 @@ export function compileGlob(pattern: string): Glob {
       throw new GlobSyntaxError('"|" (alternation) is not supported: list each alternative as its own pattern');
     } else if (c === '?' || c === '+' || c === '@' || c === '!') {
       if (chars[i + 1] === '(') throw extglobError(c);
-      tokens.push(c === '?' ? { kind: 'one' } : { kind: 'literal', char: c });
+      tokens.push(c === '?' ? { kind: 'one', crossesSlash: text } : { kind: 'literal', char: c });
       i++;
     } else if (c === '[') {
-      i = parseClass(chars, i, tokens);
+      i = parseClass(chars, i, tokens, text);
     } else {
       tokens.push({ kind: 'literal', char: c });
       i++;
     }
   }
-  return { pattern, tokens };
+  return { pattern, mode, tokens };
 }
 
 function extglobError(prefix: string): GlobSyntaxError {
@@ -100,7 +109,7 @@ function extglobError(prefix: string): GlobSyntaxError {
 }
 
 /** Parses `[...]` starting at chars[start] === '['; returns the index after the closing `]`. */
-function parseClass(chars: string[], start: number, tokens: GlobToken[]): number {
+function parseClass(chars: string[], start: number, tokens: GlobToken[], crossesSlash: boolean): number {
   let i = start + 1;
   const negated = chars[i] === '!' || chars[i] === '^';
   if (negated) i++;
@@ -116,7 +125,7 @@ function parseClass(chars: string[], start: number, tokens: GlobToken[]): number
       c = chars[++i];
       if (c === undefined) throw new GlobSyntaxError('bad pattern: ends with a lone "\\"');
     }
-    if (c === '/') throw new GlobSyntaxError('bad pattern: a [...] class never matches "/"');
+    if (c === '/' && !crossesSlash) throw new GlobSyntaxError('bad pattern: a [...] class never matches "/"');
     const dash = chars[i + 1];
     const end = chars[i + 2];
     if (dash === '-' && end !== undefined && end !== ']') {
@@ -127,7 +136,7 @@ function parseClass(chars: string[], start: number, tokens: GlobToken[]): number
       const lo = c.codePointAt(0)!;
       const hiCode = hi.codePointAt(0)!;
       if (lo > hiCode) throw new GlobSyntaxError(`bad pattern: range ${c}-${hi} is backwards`);
-      if (lo <= 0x2f && hiCode >= 0x2f) throw new GlobSyntaxError('bad pattern: a [...] class never matches "/"');
+      if (!crossesSlash && lo <= 0x2f && hiCode >= 0x2f) throw new GlobSyntaxError('bad pattern: a [...] class never matches "/"');
       ranges.push([lo, hiCode]);
       i = next;
     } else {
@@ -135,14 +144,14 @@ function parseClass(chars: string[], start: number, tokens: GlobToken[]): number
       i++;
     }
   }
-  tokens.push({ kind: 'class', negated, chars: members, ranges });
+  tokens.push({ kind: 'class', negated, chars: members, ranges, crossesSlash });
   return i + 1;
 }
 
 /** Why a pattern is refused, or undefined when it is a valid glob. */
-export function globProblem(pattern: string): string | undefined {
+export function globProblem(pattern: string, mode: GlobMode = 'path'): string | undefined {
   try {
-    compileGlob(pattern);
+    compileGlob(pattern, mode);
     return undefined;
   } catch (e) {
     if (e instanceof GlobSyntaxError) return e.message;
@@ -155,13 +164,13 @@ function consumes(token: GlobToken, char: string): boolean {
     case 'literal':
       return token.char === char;
     case 'one':
-      return char !== '/';
+      return token.crossesSlash || char !== '/';
     case 'star':
       return token.crossesSlash || char !== '/';
     case 'empty':
       return false;
     case 'class': {
-      if (char === '/') return false;
+      if (char === '/' && !token.crossesSlash) return false;
       const code = char.codePointAt(0)!;
       const listed = token.chars.includes(char) || token.ranges.some(([lo, hi]) => code >= lo && code <= hi);
       return listed !== token.negated;
@@ -209,6 +218,6 @@ function closeOverStars(tokens: readonly GlobToken[], states: Uint8Array): void 
 }
 
 /** Matches against each pattern; patterns are compiled per call (they are short, values are bounded). */
-export function matchesAnyGlob(patterns: readonly string[], value: string): boolean {
-  return patterns.some((p) => matchGlob(compileGlob(p), value));
+export function matchesAnyGlob(patterns: readonly string[], value: string, mode: GlobMode = 'path'): boolean {
+  return patterns.some((p) => matchGlob(compileGlob(p, mode), value));
 }

@@ -3,7 +3,7 @@
 // a security policy must be an error that names the field, not a silent default.
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import * as z from 'zod';
-import { globProblem, matchesAnyGlob } from './glob.ts';
+import { globProblem, matchesAnyGlob, type GlobMode } from './glob.ts';
 import { isLabelKey, isLabelValue } from './k8s-names.ts';
 
 /** In the order the plan runs them: containment that keeps the pod first, removal last. */
@@ -30,17 +30,51 @@ export const BUILTIN_PROTECTED_NAMESPACES = [
 
 export const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW'] as const;
 
-function globError(glob: string): string | undefined {
+function globError(glob: string, mode: GlobMode): string | undefined {
   if (glob === '') return 'empty pattern';
-  if (/[\s\p{C}]/u.test(glob)) return 'pattern contains whitespace or control characters';
-  return globProblem(glob);
+  // A command line has spaces between its arguments; nothing else that is blank or a control character.
+  const blank = mode === 'text' ? /[\t\n\v\f\r\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\p{C}]/u : /[\s\p{C}]/u;
+  if (blank.test(glob)) return mode === 'text' ? 'pattern contains control characters or whitespace other than spaces' : 'pattern contains whitespace or control characters';
+  return globProblem(glob, mode);
 }
 
-const glob = z.string().superRefine((value, ctx) => {
-  const problem = globError(value);
-  if (problem) ctx.addIssue({ code: 'custom', message: `${problem} (${JSON.stringify(value)})` });
-});
-const globList = z.array(glob).min(1, 'must list at least one pattern (leave the field out to match all)');
+const globOf = (mode: GlobMode) =>
+  z.string().superRefine((value, ctx) => {
+    const problem = globError(value, mode);
+    if (problem) ctx.addIssue({ code: 'custom', message: `${problem} (${JSON.stringify(value)})` });
+  });
+const glob = globOf('path');
+const listOf = <T extends z.ZodType>(item: T) => z.array(item).min(1, 'must list at least one pattern (leave the field out to match all)');
+const globList = listOf(glob);
+
+/** Longest joined command line an args condition reads; a longer one is treated as truncated. */
+export const MAX_COMMAND_LINE = 16_384;
+
+/**
+ * Conditions on one process of the finding (the child shell, or its parent).
+ * Each list matches when any entry does; a condition on a process the finding
+ * does not name, or on a field it leaves empty, does not hold.
+ */
+const processMatchSchema = z
+  .strictObject({
+    names: globList.optional().describe('process name globs (e.g. sh, java)'),
+    binaryPaths: globList.optional().describe('binary path globs; * stays within a path segment, ** crosses "/"'),
+    sha256: z
+      .array(z.string().regex(/^[A-Fa-f0-9]{64}$/, 'a SHA-256 is 64 hex digits'))
+      .min(1, 'must list at least one hash (leave the field out to match all)')
+      .optional()
+      .describe("the binary's SHA-256 as SCC reports it (case-insensitive)"),
+    args: listOf(globOf('text'))
+      .optional()
+      .describe('globs over the whole command line, args joined by one space; * and ? also match "/". Never matches truncated args'),
+    argsContain: z
+      .array(z.string().min(1).max(1024).regex(/^[^\p{C}]*$/u, 'no control characters'))
+      .min(1, 'must list at least one string (leave the field out to match all)')
+      .optional()
+      .describe('substrings of the joined command line (case-sensitive). Never matches truncated args'),
+    scriptPaths: globList.optional().describe('globs for the script the process runs, as SCC reports it'),
+  })
+  .refine((m) => Object.keys(m).length > 0, 'give at least one condition (or leave the process out)');
 
 const matchSchema = z.strictObject({
   projects: globList.optional(),
@@ -55,11 +89,62 @@ const matchSchema = z.strictObject({
     .optional(),
   images: globList.optional(),
   severities: z.array(z.enum(SEVERITIES)).min(1).optional(),
+  parent: processMatchSchema.optional().describe('conditions on the process that spawned the shell'),
+  child: processMatchSchema.optional().describe('conditions on the shell process itself'),
+});
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** Sinks that may be left out for an excepted finding; the log line is the record and always goes. */
+export const QUIETABLE_SINKS = ['pubsub', 'slack', 'chat'] as const;
+export type QuietableSink = (typeof QUIETABLE_SINKS)[number];
+
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * When an exception stops applying. A date alone is the start of that day in
+ * UTC: `expires: 2026-12-31` no longer applies on 31 December. Undefined for a
+ * string that is not a real date or RFC 3339 time.
+ */
+export function exceptionExpiry(expires: string): Date | undefined {
+  const text = DATE_ONLY.test(expires) ? `${expires}T00:00:00Z` : DATE_TIME.test(expires) ? expires : undefined;
+  if (text === undefined) return undefined;
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) return undefined;
+  // Date.parse rolls 2026-02-30 over to March: the day must read back unchanged.
+  if (DATE_ONLY.test(expires) && new Date(t).toISOString().slice(0, 10) !== expires) return undefined;
+  return new Date(t);
+}
+
+const singleLine = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max, `at most ${max} characters`)
+    .regex(/^[^\p{C}]*$/u, 'one line, no control characters');
+
+const exceptionSchema = z.strictObject({
+  name: z.string().regex(NAME, 'exception names are 1-63 letters, digits, ".", "_" or "-"'),
+  reason: singleLine(500).describe('why these findings are expected: shown in the summary and the plan'),
+  expires: z
+    .string()
+    .refine((v) => exceptionExpiry(v) !== undefined, 'a date (2026-12-31, the start of that day in UTC) or an RFC 3339 time (2026-12-31T18:00:00Z)')
+    .describe('when the exception stops applying: a date (start of that day, UTC) or an RFC 3339 time'),
+  owner: singleLine(200).optional().describe('who answers for it (a team, an address)'),
+  match: matchSchema
+    .refine((m) => Object.keys(m).length > 0, 'an exception must name at least one condition: an empty match would except every finding')
+    .describe('the same conditions as a rule; every one given must hold'),
+  sinks: z
+    .array(z.enum(QUIETABLE_SINKS))
+    .optional()
+    .describe('overrides exceptionSettings.sinks for this exception'),
 });
 
 const ruleSchema = z
   .strictObject({
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'rule names are 1-63 letters, digits, ".", "_" or "-"'),
+    name: z.string().regex(NAME, 'rule names are 1-63 letters, digits, ".", "_" or "-"'),
     match: matchSchema.default({}),
     actions: z.array(z.enum(ACTION_ORDER)),
     dryRun: z.boolean().optional(),
@@ -98,6 +183,16 @@ export const policySchema = z
     version: z.literal(1).default(1),
     dryRun: z.boolean().default(true),
     protectedNamespaces: z.array(glob).default([]),
+    exceptions: z
+      .array(exceptionSchema)
+      .default([])
+      .describe('expected findings, evaluated before the rules: the first live one that matches reports the finding as excepted, with no actions'),
+    exceptionSettings: z
+      .strictObject({
+        /** The summary of an excepted finding goes to these sinks (when configured) and to the log line. */
+        sinks: z.array(z.enum(QUIETABLE_SINKS)).default([...QUIETABLE_SINKS]).describe('sinks an excepted finding is reported to, besides the log line'),
+      })
+      .prefault({}),
     rules: z.array(ruleSchema).default([]),
     clusters: z
       .record(z.string().regex(CLUSTER_KEY, 'cluster keys are "projects/P/locations/L/clusters/C"'), clusterAccessSchema)
@@ -213,10 +308,20 @@ export const policySchema = z
       }
       names.add(rule.name);
     });
+    const exceptionNames = new Set<string>();
+    policy.exceptions.forEach((exception, i) => {
+      if (exceptionNames.has(exception.name)) {
+        ctx.addIssue({ code: 'custom', path: ['exceptions', i, 'name'], message: `exception name ${exception.name} is used twice` });
+      }
+      exceptionNames.add(exception.name);
+    });
   });
 
 export type Policy = z.output<typeof policySchema>;
 export type PolicyRule = Policy['rules'][number];
+export type PolicyException = Policy['exceptions'][number];
+export type PolicyMatch = PolicyRule['match'];
+export type ProcessMatch = NonNullable<PolicyMatch['child']>;
 export type PolicyInput = z.input<typeof policySchema>;
 
 export class PolicyError extends Error {

@@ -168,3 +168,45 @@ export interface SummarySink {
   readonly name: string;
   deliver(summary: Summary): Promise<void>;
 }
+
+// ---- Incidents: listing and release (issue 16) ----
+
+/** One `scc-responder release` run for an incident, as recorded in the ledger. */
+export interface ReleaseRecord {
+  at: string;
+  /** Who ran it (the CLI user or principal), when known. */
+  by: string | null;
+  dryRun: boolean;
+  outcomes: ActionOutcome[];
+}
+
+/** A finding the ledger remembers, as `incidents` lists it and `release` reads it. */
+export interface IncidentRecord {
+  /** The finding key id (FindingKey.id). */
+  id: string;
+  findingName: string | null;
+  eventTime: string | null;
+  state: 'in-progress' | 'completed';
+  attempt: number;
+  /** Recorded action outcomes, in ACTION_ORDER. */
+  outcomes: ActionOutcome[];
+  /** From the recorded summary; null until one was built (or when it could not be read back). */
+  summary: { headline: string; outcome: Summary['outcome']; target: Summary['target'] } | null;
+  /** The latest release that was not a dry run, else the latest dry run; null if never released. */
+  release: ReleaseRecord | null;
+  createdAt: string;
+  updatedAt: string;
+  completedAt: string | null;
+}
+
+/** Read side of the ledger for operators, and the record of releases. */
+export interface IncidentStore {
+  /** Incidents whose record changed at or after `since`, most recently changed first. */
+  listIncidents(since: Date): Promise<IncidentRecord[]>;
+  /**
+   * Records a release on the finding's record. Needs no claim and never changes its state or
+   * owner: a release runs by hand, possibly while a delivery still holds the finding.
+   * Throws PermanentError when the ledger has no record of the key.
+   */
+  recordRelease(key: FindingKey, release: ReleaseRecord, now: Date): Promise<void>;
+}

@@ -229,7 +229,10 @@ describe('the per-request deadline', () => {
     readNetworkPolicy: (api) => api.readNetworkPolicy(NS, 'p'),
     listNetworkPolicies: (api) => api.listNetworkPolicies(NS),
     patchNetworkPolicySelector: (api) => api.patchNetworkPolicySelector(NS, 'p', '1', [], {}),
+    deleteNetworkPolicy: (api) => api.deleteNetworkPolicy(NS, 'p', 'u'),
     cordonNode: (api) => api.cordonNode(NODE, {}),
+    uncordonNode: (api) => api.uncordonNode(NODE, '1', []),
+    createEvent: (api) => api.createEvent(NS, { involvedObject: { kind: 'Pod', name: POD, namespace: NS }, reason: 'R', message: 'm' }),
     evictPod: (api) => api.evictPod(NS, POD, POD_UID),
     deletePod: (api) => api.deletePod(NS, POD, POD_UID, 0),
   };

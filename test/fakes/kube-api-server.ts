@@ -98,13 +98,17 @@ export interface FakeKubeApi {
   kubeconfigYaml: string;
   state: FakeKubeState;
   requests: RecordedRequest[];
-  /** Requests that change state (anything but GET), in order. */
+  /** Requests that change the objects the responder acts on (anything but GET, Event creation aside), in order. */
   writes(): RecordedRequest[];
+  /** Event creations (the audit trail), apart from the writes above. */
+  eventWrites(): RecordedRequest[];
   close(): Promise<void>;
 }
 
 let rvCounter = 1000;
 const nextRv = () => String(++rvCounter);
+
+const isEventCreate = (r: RecordedRequest) => r.method === 'POST' && /^\/api\/v1\/namespaces\/[^/]+\/events$/.test(r.path);
 
 function key(namespace: string, name: string): string {
   return `${namespace}/${name}`;
@@ -390,7 +394,8 @@ function queryOf(url: URL): Record<string, string | string[]> {
 
 export function newFakeKubeState(seed: FakeKubeSeed = {}): FakeKubeState {
   const state: FakeKubeState = {
-    namespaces: new Set(seed.namespaces ?? []),
+    // Every cluster has "default": it is where events about cluster-scoped objects (nodes) go.
+    namespaces: new Set(['default', ...(seed.namespaces ?? [])]),
     pods: new Map(),
     nodes: new Map(),
     replicaSets: new Map(),
@@ -657,6 +662,25 @@ export async function startFakeKubeApi(options: { seed?: FakeKubeSeed; token?: s
       }
       return { code: 200, body: log };
     }
+    if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/events$/.exec(path)) && method === 'POST') {
+      requireJsonContent(contentType);
+      const ns = decodeURIComponent(m[1]!);
+      if (!state.namespaces.has(ns)) throw new HttpError(notFound('namespaces', ns));
+      const body = parseJsonBody(text, contentType) as Json;
+      const invalid: string[] = [];
+      const name = body?.metadata?.name ?? (typeof body?.metadata?.generateName === 'string' ? `${body.metadata.generateName}${randomUUID().slice(0, 5)}` : undefined);
+      if (typeof name !== 'string') invalid.push('metadata.name: Required value: name or generateName is required');
+      if (!isObject(body?.involvedObject)) invalid.push('involvedObject: Required value');
+      else if (body.involvedObject.namespace !== undefined && body.involvedObject.namespace !== ns) {
+        invalid.push(`involvedObject.namespace: Invalid value: ${JSON.stringify(body.involvedObject.namespace)}: does not match event.namespace`);
+      }
+      if (typeof body?.reason !== 'string' || body.reason === '') invalid.push('reason: Required value');
+      if (typeof body?.message === 'string' && body.message.length > 1024) invalid.push('message: Too long: may not be more than 1024 bytes');
+      if (invalid.length > 0) throw new HttpError(status(422, 'Invalid', `Event ${JSON.stringify(name ?? '')} is invalid: ${invalid.join(', ')}`));
+      const created = stamp({ apiVersion: 'v1', kind: 'Event', ...structuredClone(body), metadata: { ...body.metadata, name, namespace: ns } }, ns);
+      state.events.push(created);
+      return { code: 201, body: created };
+    }
     if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/events$/.exec(path)) && method === 'GET') {
       const ns = decodeURIComponent(m[1]!);
       const test = parseEventFieldSelector(url.searchParams.get('fieldSelector') ?? '');
@@ -735,6 +759,8 @@ export async function startFakeKubeApi(options: { seed?: FakeKubeSeed; token?: s
         return { code: 200, body: patched };
       }
       if (method === 'DELETE') {
+        const body = text === '' ? {} : (parseJsonBody(text, contentType) as Json);
+        checkUidPrecondition('networkpolicies.networking.k8s.io', np, body?.preconditions);
         state.networkPolicies.delete(key(ns, name));
         return { code: 200, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, group: 'networking.k8s.io', kind: 'networkpolicies', uid: np.metadata.uid } } };
       }
@@ -894,7 +920,8 @@ export async function startFakeKubeApi(options: { seed?: FakeKubeSeed; token?: s
     kubeconfigYaml,
     state,
     requests,
-    writes: () => requests.filter((r) => r.method !== 'GET'),
+    writes: () => requests.filter((r) => r.method !== 'GET' && !isEventCreate(r)),
+    eventWrites: () => requests.filter(isEventCreate),
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
