@@ -27,7 +27,8 @@ Usage: ./deploy.sh --var-file FILE [options]
   --policy FILE     Response policy packaged with the function as policy.yaml
                     (default: ./policy.yaml; start from examples/policy.yaml).
   --plan-only       Build, test, package and show the Terraform plan; change nothing.
-  --destroy         Destroy the stack (the Firestore ledger is abandoned, not deleted).
+  --destroy         Destroy the stack. Kept: the Firestore ledger (abandoned, not deleted)
+                    and the evidence bucket (its objects are under retention).
   --auto-approve    Do not ask before applying or destroying (CI).
   -h, --help        This help.
 EOF
@@ -120,6 +121,31 @@ gcloud auth application-default print-access-token >/dev/null 2>&1 ||
   die "no Application Default Credentials for Terraform: run 'gcloud auth application-default login'"
 echo "gcloud account: $account"
 
+# Terraform bills every call to the host project and needs Service Usage there
+# to enable any API, and Resource Manager for project IAM: a new project has
+# neither on. They are enabled here, before the first plan (gcloud can, with its
+# own quota project); the stack enables everything else.
+BOOTSTRAP_APIS=(serviceusage.googleapis.com cloudresourcemanager.googleapis.com)
+project_id="$(sed -n \
+  -e 's/^[[:space:]]*project_id[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' \
+  -e 's/.*"project_id"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' \
+  "$var_file" | sed -n '$p')"
+[ -n "$project_id" ] || die "could not read project_id = \"...\" from $var_file"
+if [ "$mode" = "plan" ]; then
+  # --plan-only changes nothing, APIs included: say what is missing instead.
+  enabled_apis="$(gcloud services list --enabled --project="$project_id" --format='value(config.name)' 2>/dev/null || true)"
+  missing=()
+  for api in "${BOOTSTRAP_APIS[@]}"; do
+    printf '%s\n' "$enabled_apis" | grep -qxF "$api" || missing+=("$api")
+  done
+  [ "${#missing[@]}" -eq 0 ] ||
+    die "Terraform cannot plan until ${missing[*]} is enabled in $project_id: run 'gcloud services enable ${missing[*]} --project=$project_id' (or run deploy.sh without --plan-only, which does)"
+elif [ "$mode" = "apply" ]; then
+  step "Enabling the APIs Terraform itself needs in $project_id (${BOOTSTRAP_APIS[*]})"
+  gcloud services enable "${BOOTSTRAP_APIS[@]}" --project="$project_id" ||
+    die "could not enable ${BOOTSTRAP_APIS[*]} in $project_id (needs serviceusage.services.enable there, e.g. roles/serviceusage.serviceUsageAdmin)"
+fi
+
 # ------------------------------------------------------------------ build and package
 
 build_and_package() {
@@ -180,6 +206,27 @@ confirm() {
   [ "$answer" = "yes" ] || die "cancelled"
 }
 
+EVIDENCE_BUCKET_ADDRESS='google_storage_bucket.evidence[0]'
+
+# $1: the evidence bucket taken out of the state, or empty.
+left_in_place() {
+  local bucket_line="  - no evidence bucket was managed by the stack (one that existed before, with
+    create_evidence_bucket = false, is untouched; only the grants on it are gone),"
+  if [ -n "$1" ]; then
+    bucket_line="  - the evidence bucket $1: objects under retention cannot be deleted before their
+    retention ends, so Terraform no longer manages it. To deploy again, set
+    create_evidence_bucket = false to reuse it (or pick a new evidence_bucket name),"
+  fi
+  cat <<EOF
+
+Left in place on purpose:
+  - the Firestore ledger database (deletion protection; delete it in the console if you mean to),
+$bucket_line
+  - APIs enabled in the project, the Secret Manager secrets, and any ClusterRole/ClusterRoleBinding
+    you applied (kubectl delete -f the files in .build/k8s/).
+EOF
+}
+
 if [ "$mode" = "destroy" ]; then
   # Terraform still reads the package path; an empty placeholder is enough to destroy.
   if [ ! -f "$ZIP_PATH" ]; then
@@ -188,20 +235,47 @@ if [ "$mode" = "destroy" ]; then
   fi
   step "terraform init"
   tf init -input=false
-  step "terraform plan -destroy"
-  tf plan -destroy -input=false "${tf_vars[@]}" -out="$PLAN_PATH"
-  confirm "Destroy scc-responder"
-  tf apply -input=false "$PLAN_PATH"
-  rm -f "$PLAN_PATH"
-  cat <<'EOF'
 
-Destroyed. Left in place on purpose:
-  - the Firestore ledger database (deletion protection; delete it in the console if you mean to),
-  - the evidence bucket if it still holds objects under retention,
-  - APIs enabled in the project, the Secret Manager secrets, and any ClusterRole/ClusterRoleBinding
-    you applied (kubectl delete -f the file you applied).
-EOF
-  exit 0
+  # The evidence bucket cannot be destroyed while it holds objects under
+  # retention (not even with force_destroy): take it out of the state, so the
+  # destroy leaves it instead of failing on it. Before the plan, so the plan
+  # shown is the one applied; put back if the destroy is not confirmed.
+  kept_bucket=""
+  state="$(tf state list 2>/dev/null || true)"
+  if printf '%s\n' "$state" | grep -qxF "$EVIDENCE_BUCKET_ADDRESS"; then
+    # The output exists from this version of the stack on; older states: the var file.
+    kept_bucket="$(tf output -raw evidence_bucket 2>/dev/null || true)"
+    [ -n "$kept_bucket" ] || kept_bucket="$(sed -n 's/^[[:space:]]*evidence_bucket[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$var_file" | sed -n '$p')"
+    step "Keeping the evidence bucket $kept_bucket: removing it from the Terraform state"
+    tf state rm "$EVIDENCE_BUCKET_ADDRESS"
+  fi
+  restore_bucket() {
+    [ -n "$kept_bucket" ] || return 0
+    tf import -input=false "${tf_vars[@]}" "$EVIDENCE_BUCKET_ADDRESS" "$project_id/$kept_bucket" ||
+      printf 'deploy.sh: the evidence bucket %s is out of the Terraform state: terraform -chdir=terraform import %s %s/%s\n' \
+        "$kept_bucket" "$EVIDENCE_BUCKET_ADDRESS" "$project_id" "$kept_bucket" >&2
+  }
+
+  step "terraform plan -destroy"
+  if ! tf plan -destroy -input=false "${tf_vars[@]}" -out="$PLAN_PATH"; then
+    restore_bucket
+    die "terraform plan -destroy failed: nothing was destroyed"
+  fi
+  if ! (confirm "Destroy scc-responder"); then
+    restore_bucket
+    exit 1
+  fi
+  # Whatever the outcome, say what stays: a failed destroy must not hide it.
+  destroy_status=0
+  tf apply -input=false "$PLAN_PATH" || destroy_status=$?
+  rm -f "$PLAN_PATH"
+  if [ "$destroy_status" -eq 0 ]; then
+    printf '\nDestroyed.\n'
+  else
+    printf '\nThe destroy did not finish (terraform exit %s): see the error above, fix it and re-run --destroy.\n' "$destroy_status"
+  fi
+  left_in_place "$kept_bucket"
+  exit "$destroy_status"
 fi
 
 build_and_package
@@ -229,16 +303,32 @@ ops_topic="$(tf output -raw ops_topic)"
 logs_command="$(tf output -raw logs_command)"
 test_command="$(tf output -raw test_finding_command)"
 
+# The ClusterRoles, rendered by Terraform from enabled_actions (the same
+# permission set as the IAM custom role) and bound to the function's account.
+K8S_DIR="$BUILD_DIR/k8s"
+mkdir -p "$K8S_DIR"
+tf output -raw cluster_role_manifest >"$K8S_DIR/clusterrole.yaml"
+exec_manifest="$(tf output -raw exec_role_manifest)"
+exec_role="$(tf output -raw exec_role_name)"
+if [ -n "$exec_manifest" ]; then
+  printf '%s\n' "$exec_manifest" >"$K8S_DIR/clusterrole-exec.yaml"
+  exec_step="Where a rule enables capture-process-list (exec into the pod), also:
+     kubectl apply -f .build/k8s/clusterrole-exec.yaml"
+else
+  rm -f "$K8S_DIR/clusterrole-exec.yaml"
+  exec_step="No enabled action execs into pods; where an earlier deploy applied the exec role:
+     kubectl delete clusterrolebinding,clusterrole $exec_role --ignore-not-found"
+fi
+
 cat <<EOF
 
 Deployed. Next steps:
 
 1. Kubernetes RBAC (needed when cluster_permissions_via_iam = false; a second, per-cluster
-   layer otherwise). For each cluster in scope:
+   layer otherwise), bound to $fn_sa. For each cluster in scope:
      gcloud container clusters get-credentials CLUSTER --location LOCATION --project PROJECT
-     sed 's/\${service_account_email}/$fn_sa/g' terraform/k8s/clusterrole.yaml | kubectl apply -f -
-   Only where a rule enables capture-process-list (exec into the pod), also:
-     sed 's/\${service_account_email}/$fn_sa/g' terraform/k8s/clusterrole-capture.yaml | kubectl apply -f -
+     kubectl apply -f .build/k8s/clusterrole.yaml
+   $exec_step
 
 2. Send a test finding (SCC -> $findings_topic):
      $test_command
@@ -248,5 +338,5 @@ Deployed. Next steps:
    Summaries arrive on $ops_topic (and Slack / Google Chat if configured).
 
 The responder stays in dry-run while force_dry_run = true: read the summaries, then see
-README.md "Deploy" > "Switching to enforcement".
+README.md "Deploy" > "5. Roll out in dry-run, then enforce".
 EOF

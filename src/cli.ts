@@ -1,19 +1,30 @@
 #!/usr/bin/env node
 // scc-responder CLI: the same pipeline as the function, for a laptop.
-//   plan --finding FILE|- [--policy FILE] [--now RFC3339]   what would happen (no I/O beyond reading files)
-//   validate-policy FILE                                    check a policy file
+//   plan --finding FILE|- [--policy FILE] [--now RFC3339] [--explain]   what would happen, and why
+//   validate-policy FILE [--now RFC3339]                                check a policy file
+//   test-policy POLICY DIR [--now RFC3339]                              policy unit tests
 // Errors are one line on stderr and a non-zero exit; never a stack trace.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeInput, DecodeError } from './core/envelope.ts';
+import { exceptionWarnings } from './core/exceptions.ts';
+import { explainPlan, renderExplanation } from './core/explain.ts';
 import { plan, printablePlan } from './core/plan.ts';
+import { ExpectationError, parseExpectation, renderPolicyTestTable, runPolicyTest, type PolicyTestCase } from './core/policy-tests.ts';
 import { PolicyError, type Policy } from './core/policy.ts';
 import { loadPolicy } from './composition.ts';
 import { parseEnv } from './config.ts';
 
 const USAGE = `usage:
-  scc-responder plan --finding FILE|- [--policy FILE] [--now RFC3339]
-  scc-responder validate-policy FILE
+  scc-responder plan --finding FILE|- [--policy FILE] [--now RFC3339] [--explain]
+             prints the plan JSON; --explain prints instead which exception or rule
+             applies and why, or, when none does, the nearest one and what failed
+  scc-responder validate-policy FILE [--now RFC3339]
+             exit 0 when valid (warnings, e.g. exceptions expired or expiring soon, on stderr)
+  scc-responder test-policy POLICY DIR [--now RFC3339]
+             plans every DIR/NAME.json and compares with DIR/NAME.expect.yaml;
+             prints a table, exit 1 on any difference
   scc-responder respond --finding FILE|- [--policy FILE] [--now RFC3339] [--no-evidence]
              runs the whole pipeline once against the finding's cluster (the policy's
              dryRun decides whether anything is written) and prints the result JSON
@@ -73,34 +84,95 @@ const FINDING_FLAGS = {
   now: { type: 'string' },
 } as const;
 
-export function parseFindingFlags(args: string[]): { finding: string; policy?: string; now?: string } {
-  const { values } = parseArgs({ args, options: FINDING_FLAGS, strict: true, allowPositionals: false });
-  if (values.finding === undefined) throw new UsageError('--finding FILE is required');
-  return {
-    finding: values.finding,
-    ...(values.policy !== undefined ? { policy: values.policy } : {}),
-    ...(values.now !== undefined ? { now: values.now } : {}),
-  };
-}
-
 const planCommand: Command = (args, io) => {
-  const flags = parseFindingFlags(args);
+  const { values } = parseArgs({ args, options: { ...FINDING_FLAGS, explain: { type: 'boolean' } }, strict: true, allowPositionals: false });
+  if (values.finding === undefined) throw new UsageError('--finding FILE is required');
   const env = parseEnv(io.env);
-  const policy = loadPolicy(flags.policy ?? env.SCC_RESPONDER_POLICY_FILE);
-  const now = parseNow(flags.now);
-  const decoded = decodeInput(readFindingFile(flags.finding, io));
+  const policy = loadPolicy(values.policy ?? env.SCC_RESPONDER_POLICY_FILE);
+  const now = parseNow(values.now);
+  const decoded = decodeInput(readFindingFile(values.finding, io));
   const forceDryRun = env.SCC_RESPONDER_FORCE_DRY_RUN;
-  io.stdout(JSON.stringify({ ...printablePlan(plan(decoded, policy, now, { forceDryRun }), policy.redaction), inputShape: decoded.shape }, null, 2) + '\n');
+  const planned = plan(decoded, policy, now, { forceDryRun });
+  if (values.explain) {
+    io.stdout(renderExplanation(explainPlan(planned, policy, now), policy));
+    return 0;
+  }
+  io.stdout(JSON.stringify({ ...printablePlan(planned, policy.redaction), inputShape: decoded.shape }, null, 2) + '\n');
   return 0;
 };
 
+const NOW_FLAG = { now: { type: 'string' } } as const;
+
 const validatePolicyCommand: Command = (args, io) => {
-  const { positionals } = parseArgs({ args, options: {}, strict: true, allowPositionals: true });
+  const { positionals, values } = parseArgs({ args, options: NOW_FLAG, strict: true, allowPositionals: true });
   const [file, ...rest] = positionals;
   if (file === undefined || rest.length > 0) throw new UsageError('validate-policy takes exactly one FILE');
+  const now = parseNow(values.now);
   const policy = loadPolicy(file);
-  io.stdout(`${file}: valid (${policy.rules.length} rule(s), dryRun: ${policy.dryRun})\n`);
+  const exceptions = policy.exceptions.length ? `, ${policy.exceptions.length} exception(s)` : '';
+  io.stdout(`${file}: valid (${policy.rules.length} rule(s)${exceptions}, dryRun: ${policy.dryRun})\n`);
+  // Warnings never fail validation: an expired exception is already inert.
+  for (const warning of exceptionWarnings(policy, now)) io.stderr(`warning: ${warning}\n`);
   return 0;
+};
+
+const EXPECT_SUFFIX = '.expect.yaml';
+
+/** The cases in DIR: each NAME.json with NAME.expect.yaml beside it; either one alone is a failing case. */
+export function readPolicyTestCases(dir: string): PolicyTestCase[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir).sort();
+  } catch (error) {
+    throw new UsageError(`cannot read ${dir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  const findings = entries.filter((e) => e.endsWith('.json'));
+  const expects = new Set(entries.filter((e) => e.endsWith(EXPECT_SUFFIX)));
+  const cases: PolicyTestCase[] = findings.map((file) => {
+    const name = basename(file, '.json');
+    const expectFile = `${name}${EXPECT_SUFFIX}`;
+    expects.delete(expectFile);
+    let finding: unknown;
+    try {
+      finding = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+    } catch (error) {
+      return { name, finding: undefined, expect: null, error: `${file}: not readable JSON (${(error as Error).message.slice(0, 200)})` };
+    }
+    let text: string;
+    try {
+      text = readFileSync(join(dir, expectFile), 'utf8');
+    } catch {
+      return { name, finding, expect: null, error: `no ${expectFile} beside ${file}` };
+    }
+    try {
+      return { name, finding, expect: parseExpectation(text, expectFile) };
+    } catch (error) {
+      if (error instanceof ExpectationError) return { name, finding, expect: null, error: error.message };
+      throw error;
+    }
+  });
+  for (const orphan of expects) {
+    cases.push({ name: basename(orphan, EXPECT_SUFFIX), finding: undefined, expect: null, error: `${orphan} has no finding ${basename(orphan, EXPECT_SUFFIX)}.json beside it` });
+  }
+  return cases;
+}
+
+const testPolicyCommand: Command = (args, io) => {
+  const { positionals, values } = parseArgs({ args, options: NOW_FLAG, strict: true, allowPositionals: true });
+  const [policyFile, dir, ...rest] = positionals;
+  if (policyFile === undefined || dir === undefined || rest.length > 0) throw new UsageError('test-policy takes POLICY and DIR');
+  const now = parseNow(values.now);
+  const policy = loadPolicy(policyFile);
+  const cases = readPolicyTestCases(dir);
+  if (cases.length === 0) {
+    // A run that tests nothing must not pass.
+    io.stderr(`scc-responder test-policy: no NAME.json findings in ${dir}\n`);
+    return 1;
+  }
+  // The kill switch is left out on purpose: the tests are about the policy, not this shell's environment.
+  const results = cases.map((c) => runPolicyTest(c, policy, now));
+  io.stdout(renderPolicyTestTable(results));
+  return results.every((r) => r.passed) ? 0 : 1;
 };
 
 const respondCommand: Command = async (args, io) => {
@@ -142,6 +214,7 @@ const respondCommand: Command = async (args, io) => {
 export const COMMANDS: Record<string, Command> = {
   plan: planCommand,
   'validate-policy': validatePolicyCommand,
+  'test-policy': testPolicyCommand,
   respond: respondCommand,
 };
 

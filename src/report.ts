@@ -97,7 +97,7 @@ export interface LedgerSession {
   release(): Promise<void>;
 }
 
-function noLedgerSession(unsafe: string, fields: Partial<LedgerSession> = {}): LedgerSession {
+export function noLedgerSession(unsafe: string, fields: Partial<LedgerSession> = {}): LedgerSession {
   return {
     duplicate: false,
     attempt: 1,
@@ -294,6 +294,16 @@ async function deliverOne(sink: SummarySink, summary: Summary, previous: SinkDel
 }
 
 /**
+ * The configured sinks this summary goes to. An excepted finding (expected, no
+ * action) goes only to the sinks its exception allows (policy
+ * exceptionSettings.sinks); the log line, the record, always gets it.
+ */
+export function reportingSinks(summary: Summary, sinks: readonly SummarySink[]): SummarySink[] {
+  const allowed = summary.exception?.sinks;
+  return allowed === undefined ? [...sinks] : sinks.filter((sink) => (allowed as readonly string[]).includes(sink.name));
+}
+
+/**
  * Sends the summary to every sink that has not had it yet, each retried within
  * bounds and in parallel. A sink that still fails transiently makes the whole
  * message retry (TransientError) while rounds remain; the retry resends only to
@@ -301,7 +311,7 @@ async function deliverOne(sink: SummarySink, summary: Summary, previous: SinkDel
  */
 export async function deliverSummary(summary: Summary, session: LedgerSession, deps: ReportDeps, ids: Ids): Promise<Record<string, SinkDelivery>> {
   const retry = deps.sinkRetry ?? DEFAULT_SINK_RETRY;
-  const sinks = [logSink(deps.log), ...(deps.summarySinks ? await deps.summarySinks() : [])];
+  const sinks = [logSink(deps.log), ...reportingSinks(summary, deps.summarySinks ? await deps.summarySinks() : [])];
   const results: Record<string, SinkDelivery> = { ...session.deliveries };
   let retryLater = false;
   // Sinks run in parallel, but their records go to the same ledger document one at a

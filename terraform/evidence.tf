@@ -1,6 +1,16 @@
 # Optional evidence bucket: one bundle per handled finding. Write-once in
 # practice: the function may create and read objects, never delete them, and
-# the retention policy stops anyone deleting them early.
+# the retention policy stops anyone deleting or replacing one before it ends.
+#
+# No Object Versioning: Cloud Storage refuses it on a bucket with a retention
+# policy (and the policy already keeps every object). Not locked either: a
+# locked policy can never be shortened or removed; lock it yourself
+# (gcloud storage buckets update --lock-retention-period) once the period is
+# settled.
+#
+# Destroy: a bucket that holds objects under retention cannot be deleted, even
+# with force_destroy, so `deploy.sh --destroy` takes it out of the state first
+# and leaves it, with its evidence, in place (README, "Destroy").
 
 resource "google_storage_bucket" "evidence" {
   count = var.evidence_bucket != "" && var.create_evidence_bucket ? 1 : 0
@@ -14,10 +24,6 @@ resource "google_storage_bucket" "evidence" {
 
   retention_policy {
     retention_period = var.evidence_retention_days * 86400
-  }
-
-  versioning {
-    enabled = true
   }
 
   depends_on = [google_project_service.host]

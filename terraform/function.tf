@@ -23,6 +23,34 @@ resource "google_storage_bucket" "source" {
   depends_on = [google_project_service.host]
 }
 
+# The function's images. Cloud Run keeps serving the image of the live revision;
+# older builds are only history.
+resource "google_artifact_registry_repository" "function" {
+  project       = var.project_id
+  location      = var.region
+  repository_id = "${var.name_prefix}-images"
+  description   = "Images Cloud Build makes of the scc-responder function"
+  format        = "DOCKER"
+  labels        = local.labels
+
+  cleanup_policies {
+    id     = "keep-recent"
+    action = "KEEP"
+    most_recent_versions {
+      keep_count = 5
+    }
+  }
+  cleanup_policies {
+    id     = "delete-old"
+    action = "DELETE"
+    condition {
+      older_than = "30d"
+    }
+  }
+
+  depends_on = [google_project_service.host]
+}
+
 resource "google_storage_bucket_object" "source" {
   # The content hash in the name makes a changed package a new object, which
   # makes Terraform redeploy the function; an unchanged one is a no-op.
@@ -41,8 +69,11 @@ resource "google_cloudfunctions2_function" "responder" {
   build_config {
     runtime     = "nodejs22"
     entry_point = "sccResponder"
-    # Cloud Build's identity; null = the project's default build account.
-    service_account = var.build_service_account == "" ? null : "projects/${var.project_id}/serviceAccounts/${var.build_service_account}"
+    # Cloud Build's identity (iam.tf): never the project's default build account,
+    # which has no roles on new projects.
+    service_account = local.build_service_account_name
+    # Our own repository, so the build account can write to it and nothing else.
+    docker_repository = google_artifact_registry_repository.function.id
 
     source {
       storage_source {
@@ -125,6 +156,7 @@ resource "google_cloudfunctions2_function" "responder" {
     google_project_service.host,
     google_secret_manager_secret_iam_member.function_reads_webhook,
     google_firestore_field.ledger_ttl,
+    time_sleep.build_grants_propagate,
   ]
 }
 

@@ -3,10 +3,6 @@
 # (topics and delivery), function.tf, iam.tf (service accounts and every
 # grant), firestore.tf (ledger), evidence.tf (optional bucket), outputs.tf.
 
-data "google_project" "this" {
-  project_id = var.project_id
-}
-
 locals {
   # The projects that hold the clusters in scope: they get the container and
   # logging grants, and in project-scoped mode one SCC notification config each.
@@ -30,28 +26,31 @@ locals {
   )
 
   labels = merge({ app = "scc-responder" }, var.labels)
-
-  pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 }
 
 # APIs the stack uses in the host project. Left enabled on destroy: other
-# workloads in the project may depend on them.
+# workloads in the project may depend on them. Every resource below depends on
+# these (directly or through a reference), so nothing is created before the API
+# that serves it is on.
 resource "google_project_service" "host" {
-  for_each = toset([
-    "artifactregistry.googleapis.com", # function images
-    "cloudbuild.googleapis.com",       # builds the function from source
+  for_each = toset(concat([
+    # deploy.sh enables these two before the first plan (Terraform cannot enable
+    # an API without them); listed so the stack states everything it uses.
+    "cloudresourcemanager.googleapis.com", # project IAM grants, here and in the cluster projects
+    "serviceusage.googleapis.com",         # enabling the rest; the Pub/Sub service agent
+    "artifactregistry.googleapis.com",     # the function's images
+    "cloudbuild.googleapis.com",           # builds the function from source
     "cloudfunctions.googleapis.com",
     "container.googleapis.com", # getCluster
-    "eventarc.googleapis.com",  # the function's trigger (delivery = "eventarc")
     "firestore.googleapis.com",
-    "iam.googleapis.com",
+    "iam.googleapis.com", # service accounts, custom roles (also those in the cluster projects)
     "logging.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",
     "securitycenter.googleapis.com",
     "storage.googleapis.com",
-  ])
+  ], var.delivery == "eventarc" ? ["eventarc.googleapis.com"] : []))
   project            = var.project_id
   service            = each.value
   disable_on_destroy = false

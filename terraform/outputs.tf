@@ -33,8 +33,13 @@ output "function_url" {
 }
 
 output "function_service_account" {
-  description = "The function's identity: bind the ClusterRole in terraform/k8s/clusterrole.yaml to this email as a User."
+  description = "The function's identity ($${name_prefix}-fn@PROJECT_ID.iam.gserviceaccount.com): the Kubernetes User the rendered ClusterRoleBindings name."
   value       = google_service_account.function.email
+}
+
+output "build_service_account" {
+  description = "Identity Cloud Build uses to build the function (the deployer needs iam.serviceAccounts.actAs on it)."
+  value       = local.build_service_account_email
 }
 
 output "trigger_service_account" {
@@ -47,6 +52,23 @@ output "cluster_role_permissions" {
   value       = module.cluster_permissions.permissions
 }
 
+# deploy.sh writes these to .build/k8s/ for `kubectl apply -f`: the same
+# permission set as the custom role, rendered from enabled_actions.
+output "cluster_role_manifest" {
+  description = "ClusterRole + ClusterRoleBinding for the function's account: the preflight reads and the enabled actions (exec excepted)."
+  value       = module.cluster_permissions.cluster_role_manifest
+}
+
+output "exec_role_manifest" {
+  description = "ClusterRole + ClusterRoleBinding for exec into the pod (capture-process-list); empty unless that action is enabled."
+  value       = module.cluster_permissions.exec_role_manifest
+}
+
+output "exec_role_name" {
+  description = "Name of the exec ClusterRole and ClusterRoleBinding, to delete from clusters that no longer need it."
+  value       = module.cluster_permissions.exec_role_name
+}
+
 output "scc_filter" {
   description = "The SCC notification filter."
   value       = local.scc_filter
@@ -57,7 +79,18 @@ output "test_finding_command" {
   value       = "gcloud pubsub topics publish ${google_pubsub_topic.findings.id} --message=\"$(cat test/fixtures/notification-v2.json)\""
 }
 
+locals {
+  # service_config[0].service is the full projects/P/locations/R/services/S name;
+  # Cloud Run log entries carry only S in resource.labels.service_name.
+  function_service_name = reverse(split("/", google_cloudfunctions2_function.responder.service_config[0].service))[0]
+}
+
 output "logs_command" {
   description = "Follow the function's structured logs."
-  value       = "gcloud logging read 'resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${google_cloudfunctions2_function.responder.service_config[0].service}\"' --project=${var.project_id} --freshness=1h --limit=50 --format=json"
+  value       = "gcloud logging read 'resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.function_service_name}\"' --project=${var.project_id} --freshness=1h --limit=50 --format=json"
+}
+
+output "evidence_bucket" {
+  description = "The evidence bucket (empty: none). deploy.sh --destroy leaves it in place: objects under retention cannot be deleted."
+  value       = var.evidence_bucket
 }

@@ -14,6 +14,8 @@ resource "google_scc_v2_organization_notification_config" "findings" {
   streaming_config {
     filter = local.scc_filter
   }
+
+  depends_on = [google_project_service.host]
 }
 
 # Project-scoped mode (no organization access): one config per cluster project.
@@ -29,20 +31,24 @@ resource "google_scc_v2_project_notification_config" "findings" {
   streaming_config {
     filter = local.scc_filter
   }
+
+  depends_on = [google_project_service.host]
 }
 
-# SCC publishes as its own service agent (returned by the config): it may
-# publish to the findings topic and nothing else.
-resource "google_pubsub_topic_iam_member" "scc_publishes_findings" {
-  # Keys are known at plan time (the agent emails are not). Several project
-  # configs may share one agent: the duplicate bindings are harmless.
-  for_each = merge(
-    { for i, c in google_scc_v2_organization_notification_config.findings : "organization" => c.service_account },
-    { for p, c in google_scc_v2_project_notification_config.findings : "project/${p}" => c.service_account },
-  )
-
+# SCC publishes as its own service agent (returned by each config): it may
+# publish to the findings topic and nothing else. Several project configs
+# usually share one agent, so the members are deduplicated into one
+# authoritative binding: one additive member per config would let removing one
+# project revoke the agent for all the others. Authoritative for this role on
+# this topic only, which the stack owns: nothing but SCC should publish
+# findings, and a publisher added by hand here is removed on the next apply
+# (project-level rights, such as the test_finding_command's, are untouched).
+resource "google_pubsub_topic_iam_binding" "scc_publishes_findings" {
   project = var.project_id
   topic   = google_pubsub_topic.findings.name
   role    = "roles/pubsub.publisher" # publish to this topic only
-  member  = "serviceAccount:${each.value}"
+  members = sort(distinct(concat(
+    [for c in google_scc_v2_organization_notification_config.findings : "serviceAccount:${c.service_account}"],
+    [for c in google_scc_v2_project_notification_config.findings : "serviceAccount:${c.service_account}"],
+  )))
 }

@@ -88,7 +88,7 @@ variable "enabled_actions" {
 }
 
 variable "cluster_permissions_via_iam" {
-  description = "true: a custom IAM role on each cluster project grants the Kubernetes permissions the enabled actions need. false: IAM grants only container.clusters.get and you apply terraform/k8s/clusterrole.yaml in each cluster (finer grained: per cluster instead of per project)."
+  description = "true: a custom IAM role on each cluster project grants the Kubernetes permissions the enabled actions need. false: IAM grants only container.clusters.get and you apply the ClusterRole rendered from enabled_actions (deploy.sh writes .build/k8s/clusterrole.yaml) in each cluster (finer grained: per cluster instead of per project)."
   type        = bool
   default     = true
 }
@@ -220,7 +220,7 @@ variable "create_evidence_bucket" {
 }
 
 variable "evidence_retention_days" {
-  description = "Retention period of the created evidence bucket: objects cannot be deleted or replaced before it ends."
+  description = "Retention period of the created evidence bucket: objects cannot be deleted or replaced before it ends (so the bucket outlives deploy.sh --destroy while it holds any)."
   type        = number
   default     = 90
 
@@ -282,7 +282,7 @@ variable "function_source_zip" {
 }
 
 variable "build_service_account" {
-  description = "Optional service account email Cloud Build uses to build the function (projects/-/serviceAccounts/... is built for you). Empty = the project's default build account."
+  description = "Optional existing service account (email) Cloud Build uses to build the function; the stack grants it what the build needs. Empty = the stack creates NAME_PREFIX-build (never the project's default build account, which has no roles on new projects)."
   type        = string
   default     = ""
 
@@ -295,7 +295,7 @@ variable "build_service_account" {
 # ---------------------------------------------------------------- delivery
 
 variable "delivery" {
-  description = "\"push\" (default): our own push subscription with OIDC auth, bounded retries and a dead-letter topic. \"eventarc\": the function's managed Eventarc trigger with RETRY_POLICY_RETRY (retries for up to 7 days, no dead-letter topic)."
+  description = "\"push\" (default): our own push subscription with OIDC auth, bounded retries and a dead-letter topic. \"eventarc\": the function's managed Eventarc trigger with RETRY_POLICY_RETRY (Eventarc keeps an undelivered finding 24 hours, then drops it; no dead-letter topic)."
   type        = string
   default     = "push"
 

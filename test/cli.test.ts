@@ -78,6 +78,30 @@ describe('scc-responder plan', () => {
     expect(JSON.parse(out).dryRun).toBe(true);
   });
 
+  it('--explain names the exception that applies, and stops naming it once it expired', async () => {
+    const nightly = 'examples/policy-tests/nightly-report.json';
+    const before = await run(['plan', '--explain', '--finding', nightly, '--policy', 'examples/policy.yaml', '--now', '2026-11-20T02:00:10Z']);
+    expect(before.code).toBe(0);
+    expect(before.out).toContain('decision   respond · EXCEPTED by nightly-report (expires 2027-03-31T00:00:00Z, owner "data-platform@example.com")');
+    expect(before.out).toContain('suggested SCC mute rule');
+    const after = await run(['plan', '--explain', '--finding', nightly, '--policy', 'examples/policy.yaml', '--now', '2027-03-31T00:00:00Z']);
+    expect(after.out).toContain('decision   respond · rule everything-else matched · dry-run');
+    expect(after.out).toContain('  ✗ nightly-report  expired at 2027-03-31T00:00:00Z: not applied (its conditions hold)');
+    expect(after.out).not.toContain('suggested SCC mute rule');
+    const json = JSON.parse((await run(['plan', '--finding', nightly, '--policy', 'examples/policy.yaml', '--now', '2026-11-20T02:00:10Z'])).out);
+    expect(json).toMatchObject({ rule: null, actions: [], exception: { name: 'nightly-report', expires: '2027-03-31T00:00:00Z', sinks: ['pubsub'] } });
+  });
+
+  it('--explain never prints credentials from the args', async () => {
+    const n = structuredClone(notificationV1());
+    const child = n.finding.processes.find((p: any) => p.pid === '48213');
+    child.args = ['mysql', '-uroot', '-pCliSecret0001', '--password=CliSecret0002'];
+    const { code, out } = await run(['plan', '--explain', '--finding', file('creds-explain.json', n), '--policy', 'examples/policy.yaml']);
+    expect(code).toBe(0);
+    expect(out).toContain('"mysql -uroot -p<redacted> --password=<redacted>"');
+    expect(out).not.toMatch(/CliSecret000/);
+  });
+
   const failures: Array<[string, string[], number, RegExp]> = [
     ['a missing file', ['plan', '--finding', join(dir, 'nope.json')], 2, /^scc-responder plan: cannot read .*nope.json: ENOENT\n$/],
     ['a file that is not JSON', ['plan', '--finding', file('bad.json', '{oops')], 1, /^scc-responder plan: .*bad.json: not valid JSON/],
@@ -99,7 +123,19 @@ describe('scc-responder plan', () => {
 
 describe('scc-responder validate-policy', () => {
   it('exits 0 for a valid policy', async () => {
-    expect(await run(['validate-policy', 'examples/policy.yaml'])).toEqual({ code: 0, out: 'examples/policy.yaml: valid (2 rule(s), dryRun: true)\n', err: '' });
+    expect(await run(['validate-policy', 'examples/policy.yaml', '--now', '2026-11-20T14:05:00Z'])).toEqual({
+      code: 0,
+      out: 'examples/policy.yaml: valid (3 rule(s), 1 exception(s), dryRun: true)\n',
+      err: '',
+    });
+  });
+  it('warns on stderr about an exception expiring soon or expired, and still exits 0', async () => {
+    const soon = await run(['validate-policy', 'examples/policy.yaml', '--now', '2027-03-25T00:00:00Z']);
+    expect(soon).toMatchObject({ code: 0, err: "warning: exceptions[0] nightly-report: expires at 2027-03-31T00:00:00Z (in 6 days); after that its findings get the rules' actions\n" });
+    const expired = await run(['validate-policy', 'examples/policy.yaml', '--now', '2027-04-02T00:00:00Z']);
+    expect(expired.code).toBe(0);
+    expect(expired.out).toMatch(/: valid /);
+    expect(expired.err).toMatch(/^warning: exceptions\[0\] nightly-report: expired at 2027-03-31T00:00:00Z \(2 days ago\) and no longer applies/);
   });
   it('names every problem', async () => {
     const { code, err } = await run(['validate-policy', file('bad.yaml', 'rules: [{name: a, actions: [kill-pod]}]\nfoo: 1')]);

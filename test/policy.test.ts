@@ -150,3 +150,84 @@ rules:
     expect(parsePolicy(yaml).rules.map((r) => r.match.clusters)).toEqual([['shop-prod-*'], ['shop-prod-*'], ['shop-prod-*']]);
   });
 });
+
+describe('process conditions and exceptions: validation', () => {
+  const exception = (fields: string) => `exceptions: [{name: e, reason: r, expires: 2027-01-01, match: {namespaces: [x]}, ${fields}}]`.replace(', }', '}');
+  const bad: Array<[string, string, RegExp]> = [
+    ['an unknown process field', 'rules: [{name: a, actions: [], match: {child: {binary: [x]}}}]', /^rules\[0\]\.match\.child: unknown field\(s\) "binary"/],
+    ['an empty process block', 'rules: [{name: a, actions: [], match: {parent: {}}}]', /^rules\[0\]\.match\.parent: give at least one condition/],
+    ['a bad sha256', 'rules: [{name: a, actions: [], match: {child: {sha256: [abc]}}}]', /^rules\[0\]\.match\.child\.sha256\[0\]: a SHA-256 is 64 hex digits/],
+    ['a bad binary path glob', 'rules: [{name: a, actions: [], match: {parent: {binaryPaths: ["/usr/[x"]}}}]', /^rules\[0\]\.match\.parent\.binaryPaths\[0\]: bad pattern/],
+    ['a space in a path glob', 'rules: [{name: a, actions: [], match: {child: {binaryPaths: ["/bin/s h"]}}}]', /pattern contains whitespace/],
+    ['a tab in an args glob', 'rules: [{name: a, actions: [], match: {child: {args: ["sh\\t-c"]}}}]', /^rules\[0\]\.match\.child\.args\[0\]: pattern contains control characters or whitespace other than spaces/],
+    ['an empty args list', 'rules: [{name: a, actions: [], match: {child: {args: []}}}]', /^rules\[0\]\.match\.child\.args: must list at least one/],
+    ['an empty argsContain string', 'rules: [{name: a, actions: [], match: {child: {argsContain: [""]}}}]', /^rules\[0\]\.match\.child\.argsContain\[0\]/],
+    ['an exception without a reason', 'exceptions: [{name: e, expires: 2027-01-01, match: {namespaces: [x]}}]', /^exceptions\[0\]\.reason: /],
+    ['an exception with a blank reason', exception('reason: "  "').replace('reason: r, ', ''), /^exceptions\[0\]\.reason: must not be empty/],
+    ['an exception without an expiry', 'exceptions: [{name: e, reason: r, match: {namespaces: [x]}}]', /^exceptions\[0\]\.expires: /],
+    ['an expiry that is no date', 'exceptions: [{name: e, reason: r, expires: next week, match: {namespaces: [x]}}]', /^exceptions\[0\]\.expires: a date \(2026-12-31/],
+    ['an expiry on a day that does not exist', 'exceptions: [{name: e, reason: r, expires: 2027-02-30, match: {namespaces: [x]}}]', /^exceptions\[0\]\.expires: a date/],
+    ['an expiry time without a zone', 'exceptions: [{name: e, reason: r, expires: "2027-01-01T10:00:00", match: {namespaces: [x]}}]', /^exceptions\[0\]\.expires: a date/],
+    ['an exception with an empty match (it would except everything)', 'exceptions: [{name: e, reason: r, expires: 2027-01-01, match: {}}]', /^exceptions\[0\]\.match: an exception must name at least one condition/],
+    ['an exception without a match', 'exceptions: [{name: e, reason: r, expires: 2027-01-01}]', /^exceptions\[0\]\.match: /],
+    ['an exception field typo', exception('ownr: me'), /^exceptions\[0\]: unknown field\(s\) "ownr"/],
+    ['an exception name twice', 'exceptions: [{name: e, reason: r, expires: 2027-01-01, match: {namespaces: [x]}}, {name: e, reason: r, expires: 2027-01-01, match: {namespaces: [y]}}]', /^exceptions\[1\]\.name: exception name e is used twice/],
+    ['a sink that cannot be chosen', 'exceptionSettings: {sinks: [log]}', /^exceptionSettings\.sinks\[0\]/],
+    ['an unknown exception sink', exception('sinks: [email]'), /^exceptions\[0\]\.sinks\[0\]/],
+    ['a reason over two lines', 'exceptions: [{name: e, reason: "a\\nb", expires: 2027-01-01, match: {namespaces: [x]}}]', /^exceptions\[0\]\.reason: one line/],
+  ];
+  it.each(bad)('rejects %s, naming the field', (_name, yaml, message) => {
+    expect(problems(yaml)).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
+  });
+
+  it('accepts every process condition and a full exception', () => {
+    const p = parsePolicy(`
+exceptions:
+  - name: nightly
+    reason: the nightly job runs sh -c
+    expires: "2027-01-01T06:00:00+02:00"
+    owner: data-team
+    sinks: [pubsub]
+    match:
+      namespaces: [reporting]
+      parent: {names: [python3], binaryPaths: ["/usr/bin/*"], sha256: ["${'A'.repeat(64)}"], scriptPaths: ["/app/**"]}
+      child: {args: ["/bin/sh -c /opt/run.sh --date=[0-9]* | tee (log) {x}"], argsContain: ["--date="]}
+exceptionSettings: {sinks: [pubsub, chat]}
+`);
+    expect(p.exceptions[0]).toMatchObject({ name: 'nightly', owner: 'data-team', sinks: ['pubsub'] });
+    expect(p.exceptionSettings.sinks).toEqual(['pubsub', 'chat']);
+    expect(parsePolicy('').exceptionSettings.sinks).toEqual(['pubsub', 'slack', 'chat']);
+    expect(parsePolicy('').exceptions).toEqual([]);
+  });
+});
+
+describe('the glob dialect for command lines (text mode)', () => {
+  const matches = (pattern: string, value: string) => matchGlob(compileGlob(pattern, 'text'), value);
+  const cases: Array<[string, string, boolean]> = [
+    ['/bin/sh -c *', '/bin/sh -c /opt/x/run.sh --all', true], // * crosses "/"
+    ['/bin/sh -c /opt/*/run.sh', '/bin/sh -c /opt/a/b/run.sh', true],
+    ['sh -c ?', 'sh -c /', true],
+    ['sh -c [/x]', 'sh -c /', true],
+    ['sh -c [!a]', 'sh -c /', true],
+    ['a | b', 'a | b', true], // shell characters are plain
+    ['(cd /x && run) {a,b} !x @y +z', '(cd /x && run) {a,b} !x @y +z', true],
+    ['!x', '!x', true],
+    ['run.sh', 'run.sh; curl x | sh', false], // the whole line must match
+    ['run \\*', 'run *', true],
+    ['run \\*', 'run x', false],
+  ];
+  it.each(cases)('%j against %j is %s', (pattern, value, expected) => {
+    expect(matches(pattern, value)).toBe(expected);
+  });
+  it('keeps path mode as it was', () => {
+    expect(matchGlob(compileGlob('/bin/*'), '/bin/a/b')).toBe(false);
+    expect(globProblem('a | b')).toMatch(/alternation/);
+    expect(globProblem('a | b', 'text')).toBeUndefined();
+    expect(globProblem('[x', 'text')).toMatch(/never closed/);
+  });
+  it('stays linear on a hostile command line', () => {
+    const started = performance.now();
+    expect(matches(`${'*a'.repeat(500)}*b`, 'a'.repeat(16_384))).toBe(false);
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+});

@@ -262,3 +262,56 @@ describe('budget evaluation', () => {
     expect(budgetedActions(makePlan(decoded, livePolicy({ dryRun: true }), NOW))).toEqual([]);
   });
 });
+
+describe('an excepted finding', () => {
+  const EXCEPTING = (extra: Record<string, unknown> = {}) =>
+    livePolicy({
+      exceptions: [
+        {
+          name: 'curl-health',
+          reason: 'the health probe fetches a script (OPS-1) <!channel>',
+          expires: '2027-01-01',
+          owner: 'payments-team',
+          match: { namespaces: ['payments'], child: { argsContain: ['203.0.113.7/x.sh'] } },
+        },
+      ],
+      ...extra,
+    });
+
+  it('has outcome excepted, no actions, and carries the exception', () => {
+    const s = summaryFor(notificationV1(), { policy: EXCEPTING() });
+    expect(s.outcome).toBe('excepted');
+    expect(s.actions).toEqual([]);
+    expect(s.headline).toBe(
+      'Unexpected Child Shell in shop-prod-1/payments/checkout-7c9f8d6b5-q2w8x: excepted by curl-health (expected until 2027-01-01T00:00:00Z; no action)',
+    );
+    expect(s.exception).toMatchObject({ name: 'curl-health', reason: 'the health probe fetches a script (OPS-1) <!channel>', expires: '2027-01-01T00:00:00Z', owner: 'payments-team', sinks: ['pubsub', 'slack', 'chat'] });
+    expect(s.exception?.muteRule?.filter).toBe(
+      'category="Unexpected Child Shell" AND resource.name="//container.googleapis.com/projects/example-shop-prod/locations/us-central1/clusters/shop-prod-1"',
+    );
+    expect(s.exception?.muteRule?.broaderBy).toEqual(['namespaces', 'child.argsContain']);
+    expect(s.decision).toEqual({ decision: 'respond', reason: 'exception curl-health matched (expires 2027-01-01T00:00:00Z): expected, report only', rule: null, dryRun: false });
+    expect(summaryAttributes(s).outcome).toBe('excepted');
+  });
+
+  it('tells the exception in Slack and Chat, and the suggested mute rule, safely', () => {
+    const s = summaryFor(notificationV1(), { policy: EXCEPTING() });
+    const slack = JSON.stringify(formatSlack(s));
+    expect(formatSlack(s).blocks[0]).toMatchObject({ text: { text: 'Unexpected Child Shell · excepted · shop-prod-1/payments/checkout-7c9f8d6b5-q2w8x' } });
+    expect(slack).toContain('*Excepted* by `curl-health` until `2027-01-01T00:00:00Z` · owner `payments-team`');
+    expect(slack).toContain('suggested SCC mute rule (not applied)');
+    expect(slack).not.toContain('<!channel>');
+    const chat = formatChat(s);
+    const section = chat.cardsV2[0]!.card.sections.find((x) => x.header === 'Excepted (expected, no action)');
+    expect(JSON.stringify(section)).toContain('curl-health');
+    expect(JSON.stringify(section)).toContain('category=&quot;Unexpected Child Shell&quot;');
+    expect(JSON.stringify(chat)).not.toContain('<!channel>');
+    for (const payload of allPayloads(s)) expect(payload).not.toContain(SECRET);
+  });
+
+  it('an ordinary finding has no exception', () => {
+    const s = summaryFor(notificationV1());
+    expect(s.exception).toBeNull();
+    expect(JSON.stringify(formatSlack(s))).not.toContain('Excepted');
+  });
+});

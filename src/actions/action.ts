@@ -65,16 +65,20 @@ export const FINDING_ANNOTATION = `${ANNOTATION_PREFIX}/finding`;
  * are 32 lowercase hex/alnum characters; anything else is hashed, never pasted.
  */
 export function incidentFor(plan: Plan): Incident {
+  return incidentOfFinding(plan.finding.name ?? plan.finding.canonicalName, plan.finding.id);
+}
+
+/** The same incident from a finding name alone (release from the ledger's record): the id is its last segment. */
+export function incidentOfFinding(name: string | null, id: string | null = name && /\/findings\/[^/]+$/.test(name) ? name.slice(name.lastIndexOf('/') + 1) : null): Incident {
   // The name is written whole into pod and node annotations (256 KiB in all per object). Decoding
   // refuses longer names (MAX_FINDING_NAME in core/finding-schema.ts); a plan built another way
   // gets a hash, never a cut name that could read as another finding's.
   const maxAnnotatedName = 512;
-  const fullName = plan.finding.name ?? plan.finding.canonicalName ?? 'unknown-finding';
+  const fullName = name ?? 'unknown-finding';
   const nameHash = createHash('sha256').update(fullName).digest('hex');
   const findingName = fullName.length <= maxAnnotatedName ? fullName : `sha256:${nameHash}`;
-  const raw = plan.finding.id ?? '';
-  const id = /^[a-z0-9]{1,40}$/.test(raw) ? raw : nameHash.slice(0, 32);
-  return { findingName, id };
+  const raw = id ?? '';
+  return { findingName, id: /^[a-z0-9]{1,40}$/.test(raw) ? raw : nameHash.slice(0, 32) };
 }
 
 export function podRef(pod: Pod): string {

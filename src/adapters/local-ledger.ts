@@ -12,7 +12,8 @@
 // the database's write lock before the read: a second CLI process waits (busy
 // timeout) and then reads what the first committed, exactly as a second
 // function instance's Firestore transaction would. Expired documents (the TTL
-// on `expireAt`) are deleted inside claim and reserve, against the caller's clock.
+// on `expireAt`) count as gone and are deleted by claim and reserve, against
+// the caller's clock.
 //
 // Why node:sqlite: it ships with Node 22 (no dependency, no native build, no
 // install script), and SQLite gives cross-process transactions over one
@@ -299,6 +300,16 @@ export class LocalLedger implements Ledger, Budget, IncidentStore {
     }
   }
 
+  /**
+   * Reads as of `now`: a document past its expireAt counts as gone, and every expired document is
+   * deleted, which is what Firestore's TTL policy does in the background, here against the caller's clock.
+   */
+  #readLive<T extends Doc>(id: string, now: Date): T | undefined {
+    const doc = this.#read<T>(id);
+    this.#purge.run(now.getTime());
+    return doc !== undefined && Date.parse(doc.expireAt) > now.getTime() ? doc : undefined;
+  }
+
   #store(id: string, doc: Doc): void {
     this.#put.run(id, doc.kind, Date.parse(doc.updatedAt), Date.parse(doc.expireAt), JSON.stringify(doc));
   }
@@ -321,9 +332,7 @@ export class LocalLedger implements Ledger, Budget, IncidentStore {
     const id = this.#findingId(key);
     const token = randomUUID();
     return this.#transaction('ledger claim', () => {
-      // What Firestore's TTL policy does in the background, done here against the caller's clock.
-      this.#purge.run(now.getTime());
-      const doc = this.#read<LedgerDoc>(id);
+      const doc = this.#readLive<LedgerDoc>(id, now);
       const lease = iso(now.getTime() + this.#leaseMs);
       const stamp = now.toISOString();
       if (!doc) {
@@ -424,8 +433,7 @@ export class LocalLedger implements Ledger, Budget, IncidentStore {
     const id = this.#budgetId(request.cluster);
     const windowMs = request.limits.windowMinutes * 60_000;
     return this.#transaction('budget reserve', () => {
-      this.#purge.run(request.now.getTime());
-      const stored = this.#read<BudgetDoc>(id)?.entries ?? [];
+      const stored = this.#readLive<BudgetDoc>(id, request.now)?.entries ?? [];
       const result = evaluateBudget(stored, request);
       this.#store(id, {
         kind: 'budget',

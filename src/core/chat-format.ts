@@ -123,6 +123,26 @@ export function formatChat(summary: Summary): ChatMessage {
   const proc = [processLines('Child', summary.processes.child), processLines('Parent', summary.processes.parent)].filter((l) => l.length);
   if (proc.length) sections.push({ header: 'Processes', widgets: proc.map((lines) => ({ textParagraph: { text: within(lines) } })) });
 
+  const exception = summary.exception;
+  if (exception) {
+    const mute = exception.muteRule;
+    sections.push({
+      header: 'Excepted (expected, no action)',
+      widgets: [
+        decorated('Exception', exception.name, 63),
+        decorated('Expires', exception.expires, 40),
+        ...(exception.owner ? [decorated('Owner', exception.owner, 200)] : []),
+        decorated('Reason', exception.reason, 500, REASON_MAX),
+        ...(mute
+          ? [
+              decorated('Suggested SCC mute rule (not applied)', mute.filter, 600, REASON_MAX),
+              ...(mute.broaderBy.length ? [decorated('Broader than the exception: cannot filter on', mute.broaderBy.join(', '), 300)] : []),
+            ]
+          : []),
+      ],
+    });
+  }
+
   sections.push({
     header: `Decision: ${summary.decision.dryRun ? 'dry-run' : 'live'}`,
     widgets: [

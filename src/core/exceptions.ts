@@ -2,7 +2,7 @@
 // with a reason and an expiry. Evaluated before the rules; an expired one no
 // longer applies, and says so wherever it would have, so that an expiry is
 // never silent. Pure: `now` is the plan's.
-import { matchConditions, matchHolds, type MatchFacts } from './match.ts';
+import { matchHolds, type MatchFacts } from './match.ts';
 import { exceptionExpiry, QUIETABLE_SINKS, type Policy, type PolicyException, type QuietableSink } from './policy.ts';
 
 /** validate-policy warns this many days before an exception expires. */
@@ -53,9 +53,10 @@ export function exceptionSinks(policy: Policy, exception: PolicyException): Quie
   return QUIETABLE_SINKS.filter((s) => chosen.includes(s));
 }
 
+/** Whole days, rounded down: "less than a day" rather than a day that has not passed. */
 function days(ms: number): string {
-  const n = Math.max(1, Math.round(Math.abs(ms) / DAY_MS));
-  return `${n} day${n === 1 ? '' : 's'}`;
+  const n = Math.floor(Math.abs(ms) / DAY_MS);
+  return n === 0 ? 'less than a day' : `${n} day${n === 1 ? '' : 's'}`;
 }
 
 /**
@@ -91,7 +92,3 @@ export function exceptionWarnings(policy: Policy, now: Date): string[] {
   return out;
 }
 
-/** Names of the conditions an exception's match gives, for the mute-rule note. */
-export function conditionFields(exception: PolicyException, facts: MatchFacts): string[] {
-  return matchConditions(exception.match, facts).map((c) => c.field);
-}

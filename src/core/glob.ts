@@ -15,7 +15,9 @@
 // Two modes. `path` (names, image refs, binary paths): "/" is a separator as
 // above. `text` (a joined command line, where "/" is just a character of the
 // arguments): `*` is any run of any characters, `?` any one character, and a
-// class may match "/"; `**` is then the same as `*`.
+// class may match "/"; `**` is then the same as `*`. A command line is full of
+// `| ( ) { } !`, and text globs are new (no picomatch reading to keep apart
+// from), so there they are plain characters; only `* ? [ \` are special.
 
 export const MAX_GLOB_LENGTH = 1024;
 
@@ -46,7 +48,7 @@ export class GlobSyntaxError extends Error {
 export function compileGlob(pattern: string, mode: GlobMode = 'path'): Glob {
   const text = mode === 'text';
   if (pattern.length > MAX_GLOB_LENGTH) throw new GlobSyntaxError(`pattern is longer than ${MAX_GLOB_LENGTH} characters`);
-  if (pattern.startsWith('!') && !pattern.startsWith('!(')) {
+  if (!text && pattern.startsWith('!') && !pattern.startsWith('!(')) {
     throw new GlobSyntaxError('a leading "!" (negation) is not supported: write \\! for a literal "!"');
   }
   const chars = Array.from(pattern);
@@ -59,10 +61,13 @@ export function compileGlob(pattern: string, mode: GlobMode = 'path'): Glob {
       if (next === undefined) throw new GlobSyntaxError('bad pattern: ends with a lone "\\"');
       tokens.push({ kind: 'literal', char: next });
       i += 2;
+    } else if (text && (c === '(' || c === ')' || c === '{' || c === '}' || c === '|' || c === '+' || c === '@' || c === '!')) {
+      tokens.push({ kind: 'literal', char: c });
+      i++;
     } else if (c === '*') {
       let j = i;
       while (chars[j] === '*') j++;
-      if (chars[j] === '(') throw extglobError(chars[j - 1]!);
+      if (!text && chars[j] === '(') throw extglobError(chars[j - 1]!);
       const previous = tokens[tokens.length - 1];
       const afterSlash = previous?.kind === 'literal' && previous.char === '/';
       const segmentStart = tokens.length === 0 || afterSlash;
@@ -89,7 +94,7 @@ export function compileGlob(pattern: string, mode: GlobMode = 'path'): Glob {
     } else if (c === '|') {
       throw new GlobSyntaxError('"|" (alternation) is not supported: list each alternative as its own pattern');
     } else if (c === '?' || c === '+' || c === '@' || c === '!') {
-      if (chars[i + 1] === '(') throw extglobError(c);
+      if (!text && chars[i + 1] === '(') throw extglobError(c);
       tokens.push(c === '?' ? { kind: 'one', crossesSlash: text } : { kind: 'literal', char: c });
       i++;
     } else if (c === '[') {

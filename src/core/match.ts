@@ -31,6 +31,8 @@ export interface ConditionResult {
 }
 
 const SHOWN_MAX = 160;
+const UNSHOWABLE = /[\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/g;
+const escaped = (c: string) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`;
 
 /**
  * A finding value quoted for a terminal or a chat line: JSON string escapes, plus
@@ -40,16 +42,24 @@ const SHOWN_MAX = 160;
 export function shown(value: string | null, max = SHOWN_MAX): string {
   if (value === null) return 'missing';
   const cut = value.length > max ? `${value.slice(0, max - 1)}…` : value;
-  return JSON.stringify(cut).replace(/[\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/g, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`);
+  return JSON.stringify(cut).replace(UNSHOWABLE, escaped);
+}
+
+/** Free text that may carry finding values (a plan reason), unquoted but with every control character escaped. */
+export function inert(text: string, max = 1000): string {
+  const cut = text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  return cut.replace(/[\p{Cc}]/gu, escaped).replace(UNSHOWABLE, escaped);
 }
 
 const listed = (patterns: readonly string[]) => patterns.map((p) => JSON.stringify(p)).join(', ');
+/** "matches" for one pattern, "matches one of" for several; the negative is always "… none of". */
+const verb = (word: string, held: boolean, patterns: readonly string[]) => `${word}${held ? (patterns.length > 1 ? ' one of' : '') : ' none of'} ${listed(patterns)}`;
 
 function globCondition(field: string, what: string, value: string | null, patterns: readonly string[]): Condition {
   return {
     field,
     holds: () => value !== null && matchesAnyGlob(patterns, value),
-    describe: () => (value === null ? `${what} is missing from the finding (wanted ${listed(patterns)})` : `${what} ${shown(value)} ${matchesAnyGlob(patterns, value) ? 'matches' : 'matches none of'} ${listed(patterns)}`),
+    describe: () => (value === null ? `${what} is missing from the finding (wanted ${listed(patterns)})` : `${what} ${shown(value)} ${verb('matches', matchesAnyGlob(patterns, value), patterns)}`),
   };
 }
 
@@ -64,7 +74,8 @@ export function commandLine(info: ProcessInfo): { line: string; truncated: strin
   return { line: info.args.join(' '), truncated: null };
 }
 
-function shownCommandLine(info: ProcessInfo, rules: RedactionRules | undefined): string {
+/** A command line for people: redacted, at most 64 args, quoted and bounded. */
+export function shownCommandLine(info: ProcessInfo, rules: RedactionRules | undefined): string {
   const args = info.args.slice(0, 64);
   return shown(redactArgs(args, rules, info.binaryPath).join(' ') + (args.length < info.args.length ? ' …' : ''));
 }
@@ -112,10 +123,8 @@ function processConditions(role: 'parent' | 'child', info: ProcessInfo | null, m
     });
   };
   const { args, argsContain } = m;
-  if (args !== undefined) argsCondition('args', (line) => matchesAnyGlob(args, line, 'text'), (held) => `${held ? 'matches' : 'matches none of'} ${listed(args)}`);
-  if (argsContain !== undefined) {
-    argsCondition('argsContain', (line) => argsContain.some((s) => line.includes(s)), (held) => `${held ? 'contains' : 'contains none of'} ${listed(argsContain)}`);
-  }
+  if (args !== undefined) argsCondition('args', (line) => matchesAnyGlob(args, line, 'text'), (held) => verb('matches', held, args));
+  if (argsContain !== undefined) argsCondition('argsContain', (line) => argsContain.some((s) => line.includes(s)), (held) => verb('contains', held, argsContain));
   return out;
 }
 

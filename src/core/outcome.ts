@@ -29,8 +29,14 @@ export function isInForce(status: OutcomeStatus): boolean {
   return status === 'done' || status === 'already';
 }
 
-/** Outcome of the whole run, for the summary headline and the ops topic attribute. */
-export function overallOutcome(outcomes: ActionOutcome[], dryRun: boolean): 'contained' | 'partial' | 'failed' | 'dry-run' | 'report-only' | 'skipped' {
+export type OverallOutcome = 'contained' | 'partial' | 'failed' | 'dry-run' | 'report-only' | 'skipped' | 'excepted';
+
+/**
+ * Outcome of the whole run, for the summary headline and the ops topic attribute.
+ * `excepted`: a policy exception matched (the finding is expected); it plans no actions.
+ */
+export function overallOutcome(outcomes: ActionOutcome[], dryRun: boolean, excepted = false): OverallOutcome {
+  if (excepted && outcomes.length === 0) return 'excepted';
   if (outcomes.length === 0) return 'report-only';
   if (dryRun && outcomes.every((o) => o.status === 'would' || o.status === 'skipped')) return 'dry-run';
   const acted = outcomes.filter((o) => isInForce(o.status)).length;

@@ -2,7 +2,7 @@
 // `scc-responder plan` prints) before anything touches a cluster.
 import type { DecodedInput } from './envelope.ts';
 import type { Finding } from './finding-schema.ts';
-import { compileGlob, matchesAnyGlob, matchGlob } from './glob.ts';
+import { exceptionSinks, findException, isoTime } from './exceptions.ts';
 import {
   clusterAuditQuery,
   evidenceWindow,
@@ -11,7 +11,8 @@ import {
   type EvidenceQuery,
   type TimeWindow,
 } from './logging-filter.ts';
-import { ACTION_ORDER, isProtectedNamespace, type ActionType, type Policy, type PolicyRule } from './policy.ts';
+import { matchHolds, type MatchFacts } from './match.ts';
+import { ACTION_ORDER, isProtectedNamespace, type ActionType, type Policy, type PolicyRule, type QuietableSink } from './policy.ts';
 import { redactArgs, type RedactionRules } from './redact.ts';
 import { checkScope } from './scope.ts';
 import { extractProcesses, extractTarget, validateTarget, type ProcessInfo, type Processes, type Target } from './target.ts';
@@ -39,12 +40,24 @@ export interface FindingRef {
   notificationConfigName: string | null;
 }
 
+/** The exception that matched: the finding is reported as expected, with no actions. */
+export interface PlanException {
+  name: string;
+  reason: string;
+  /** RFC 3339: when it stops applying. */
+  expires: string;
+  owner: string | null;
+  /** Sinks besides the log line that report it (policy exceptionSettings.sinks or the exception's own). */
+  sinks: QuietableSink[];
+}
+
 export interface Plan {
   version: typeof PLAN_VERSION;
   decision: 'respond' | 'ignore';
   reason: string;
   dryRun: boolean;
   rule: string | null;
+  exception: PlanException | null;
   plannedAt: string;
   finding: FindingRef;
   target: Target | null;
@@ -78,26 +91,9 @@ function findingRef(decoded: Pick<DecodedInput, 'notification'>): FindingRef {
   };
 }
 
-function anyGlob(value: string | null, patterns: string[] | undefined): boolean {
-  if (patterns === undefined) return true;
-  if (value === null) return false;
-  return matchesAnyGlob(patterns, value);
-}
-
-export function ruleMatches(rule: PolicyRule, target: Target, severity: string | null): boolean {
-  const m = rule.match;
-  if (!anyGlob(target.project, m.projects)) return false;
-  if (!anyGlob(target.location, m.locations)) return false;
-  if (!anyGlob(target.cluster, m.clusters)) return false;
-  if (!anyGlob(target.namespace, m.namespaces)) return false;
-  if (!anyGlob(target.image, m.images)) return false;
-  if (m.severities !== undefined && (severity === null || !(m.severities as string[]).includes(severity))) return false;
-  for (const [key, pattern] of Object.entries(m.podLabels ?? {})) {
-    // Own keys only: a rule on label "constructor" must not read Object.prototype's.
-    if (!Object.hasOwn(target.podLabels, key)) return false;
-    if (!matchGlob(compileGlob(pattern), target.podLabels[key]!)) return false;
-  }
-  return true;
+/** Whether the rule's match holds for the target (and the processes, when the rule names any). */
+export function ruleMatches(rule: PolicyRule, target: Target, severity: string | null, processes: Processes | null = null): boolean {
+  return matchHolds(rule.match, { target, severity, processes });
 }
 
 function parseEventTime(value: string | null, now: Date): Date {
@@ -114,6 +110,7 @@ function ordered(p: Plan): Plan {
     reason: p.reason,
     dryRun: p.dryRun,
     rule: p.rule,
+    exception: p.exception,
     finding: p.finding,
     target: p.target,
     targetProblems: p.targetProblems,
@@ -142,7 +139,7 @@ function planUnordered(decoded: Pick<DecodedInput, 'notification'>, policy: Poli
   };
   const scope = checkScope(finding);
   if (!scope.inScope) {
-    return { ...base, decision: 'ignore', reason: scope.reason, dryRun: true, rule: null, target: null, processes: null, window: null };
+    return { ...base, decision: 'ignore', reason: scope.reason, dryRun: true, rule: null, exception: null, target: null, processes: null, window: null };
   }
 
   const target = extractTarget(finding, scope.cluster);
@@ -161,16 +158,44 @@ function planUnordered(decoded: Pick<DecodedInput, 'notification'>, policy: Poli
   }
   if (validity.nodeActionable && target.node !== null) evidence.push(nodeLogsQuery({ ...target, node: target.node }, window));
 
-  const rule = policy.rules.find((r) => ruleMatches(r, target, ref.severity)) ?? null;
-  const dryRun = options.forceDryRun === true || (rule?.dryRun ?? policy.dryRun);
-  const respond = { ...base, decision: 'respond' as const, dryRun, rule: rule?.name ?? null, target, processes, window, evidence };
+  const facts: MatchFacts = { target, severity: ref.severity, processes };
   const problems = validity.problems;
+  // Exceptions first: an expected finding is reported as such and never acted on.
+  const excepted = findException(policy, facts, now);
+  if (excepted.applied !== null) {
+    const { exception, expiresAt } = excepted.applied;
+    return {
+      ...base,
+      decision: 'respond',
+      dryRun: options.forceDryRun === true || policy.dryRun,
+      rule: null,
+      exception: {
+        name: exception.name,
+        reason: exception.reason,
+        expires: isoTime(expiresAt),
+        owner: exception.owner ?? null,
+        sinks: exceptionSinks(policy, exception),
+      },
+      target,
+      processes,
+      window,
+      evidence,
+      targetProblems: problems,
+      reason: `exception ${exception.name} matched (expires ${isoTime(expiresAt)}): expected, report only`,
+    };
+  }
+  // An expiry is never silent: the reason says which exception stopped applying.
+  const lapsed = excepted.expired.map((e) => `; exception ${e.exception.name} expired at ${isoTime(e.expiresAt)} and no longer applies`).join('');
+
+  const rule = policy.rules.find((r) => matchHolds(r.match, facts)) ?? null;
+  const dryRun = options.forceDryRun === true || (rule?.dryRun ?? policy.dryRun);
+  const respond = { ...base, decision: 'respond' as const, dryRun, rule: rule?.name ?? null, exception: null, target, processes, window, evidence };
 
   if (target.namespace !== null && isProtectedNamespace(policy, target.namespace)) {
-    return { ...respond, targetProblems: problems, reason: `namespace ${target.namespace} is protected: report only` };
+    return { ...respond, targetProblems: problems, reason: `namespace ${target.namespace} is protected: report only${lapsed}` };
   }
   if (rule === null) {
-    return { ...respond, targetProblems: problems, reason: 'no policy rule matches: report only' };
+    return { ...respond, targetProblems: problems, reason: `no policy rule matches: report only${lapsed}` };
   }
 
   const actions: PlannedAction[] = [];
@@ -188,8 +213,8 @@ function planUnordered(decoded: Pick<DecodedInput, 'notification'>, policy: Poli
   }
   const reason =
     skippedForNames.length > 0
-      ? `rule ${rule.name} matched; ${skippedForNames.join(', ')} dropped: ${problems.join('; ')}`
-      : `rule ${rule.name} matched`;
+      ? `rule ${rule.name} matched; ${skippedForNames.join(', ')} dropped: ${problems.join('; ')}${lapsed}`
+      : `rule ${rule.name} matched${lapsed}`;
   return { ...respond, targetProblems: problems, actions, reason };
 }
 

@@ -47,6 +47,9 @@ const glob = globOf('path');
 const listOf = <T extends z.ZodType>(item: T) => z.array(item).min(1, 'must list at least one pattern (leave the field out to match all)');
 const globList = listOf(glob);
 
+// A refinement, not a schema `pattern`: editors read JSON Schema patterns without the `u` flag.
+const CONTROL = /\p{C}/u;
+
 /** Longest joined command line an args condition reads; a longer one is treated as truncated. */
 export const MAX_COMMAND_LINE = 16_384;
 
@@ -68,13 +71,14 @@ const processMatchSchema = z
       .optional()
       .describe('globs over the whole command line, args joined by one space; * and ? also match "/". Never matches truncated args'),
     argsContain: z
-      .array(z.string().min(1).max(1024).regex(/^[^\p{C}]*$/u, 'no control characters'))
+      .array(z.string().min(1).max(1024).refine((v) => !CONTROL.test(v), 'no control characters'))
       .min(1, 'must list at least one string (leave the field out to match all)')
       .optional()
       .describe('substrings of the joined command line (case-sensitive). Never matches truncated args'),
     scriptPaths: globList.optional().describe('globs for the script the process runs, as SCC reports it'),
   })
-  .refine((m) => Object.keys(m).length > 0, 'give at least one condition (or leave the process out)');
+  .refine((m) => Object.keys(m).length > 0, 'give at least one condition (or leave the process out)')
+  .meta({ id: 'ProcessMatch' });
 
 const matchSchema = z.strictObject({
   projects: globList.optional(),
@@ -91,7 +95,7 @@ const matchSchema = z.strictObject({
   severities: z.array(z.enum(SEVERITIES)).min(1).optional(),
   parent: processMatchSchema.optional().describe('conditions on the process that spawned the shell'),
   child: processMatchSchema.optional().describe('conditions on the shell process itself'),
-});
+}).meta({ id: 'Match' });
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
@@ -123,7 +127,7 @@ const singleLine = (max: number) =>
     .trim()
     .min(1, 'must not be empty')
     .max(max, `at most ${max} characters`)
-    .regex(/^[^\p{C}]*$/u, 'one line, no control characters');
+    .refine((v) => !CONTROL.test(v), 'one line, no control characters');
 
 const exceptionSchema = z.strictObject({
   name: z.string().regex(NAME, 'exception names are 1-63 letters, digits, ".", "_" or "-"'),
@@ -131,15 +135,18 @@ const exceptionSchema = z.strictObject({
   expires: z
     .string()
     .refine((v) => exceptionExpiry(v) !== undefined, 'a date (2026-12-31, the start of that day in UTC) or an RFC 3339 time (2026-12-31T18:00:00Z)')
+    .meta({ pattern: '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2}))?$' })
     .describe('when the exception stops applying: a date (start of that day, UTC) or an RFC 3339 time'),
   owner: singleLine(200).optional().describe('who answers for it (a team, an address)'),
-  match: matchSchema
-    .refine((m) => Object.keys(m).length > 0, 'an exception must name at least one condition: an empty match would except every finding')
-    .describe('the same conditions as a rule; every one given must hold'),
+  match: matchSchema.describe('the same conditions as a rule; every one given must hold'),
   sinks: z
     .array(z.enum(QUIETABLE_SINKS))
     .optional()
     .describe('overrides exceptionSettings.sinks for this exception'),
+}).superRefine((exception, ctx) => {
+  if (Object.keys(exception.match).length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['match'], message: 'an exception must name at least one condition: an empty match would except every finding' });
+  }
 });
 
 const ruleSchema = z
@@ -316,6 +323,18 @@ export const policySchema = z
       exceptionNames.add(exception.name);
     });
   });
+
+/**
+ * The policy file's JSON Schema, for editors (yaml-language-server) to complete
+ * and check a policy as it is typed. Generated from the zod schema, so it cannot
+ * drift: `npm run policy-schema` writes it to policy/policy.schema.json and a test
+ * compares. It describes the input (defaults optional); the checks a JSON Schema
+ * cannot express (glob syntax, expiry dates, duplicate names) stay validate-policy's.
+ */
+export function policyJsonSchemaText(): string {
+  const schema = z.toJSONSchema(policySchema, { io: 'input', target: 'draft-7', unrepresentable: 'any' });
+  return `${JSON.stringify({ ...schema, title: 'scc-responder policy', description: 'Checked strictly by `scc-responder validate-policy`; see the README, Policy.' }, null, 2)}\n`;
+}
 
 export type Policy = z.output<typeof policySchema>;
 export type PolicyRule = Policy['rules'][number];

@@ -128,6 +128,27 @@ export function formatSlack(summary: Summary): SlackMessage {
     if (lines.length) blocks.push({ type: 'section', text: mrkdwn(within(lines)) });
   }
 
+  const exception = summary.exception;
+  if (exception) {
+    // Policy text, but shown as code like every other value: a reason is free text too.
+    const mute = exception.muteRule;
+    blocks.push({
+      type: 'section',
+      text: mrkdwn(
+        within([
+          `*Excepted* by ${slackCode(exception.name, 63)} until ${slackCode(exception.expires, 40)}${exception.owner ? ` · owner ${slackCode(exception.owner, 200)}` : ''}`,
+          `    reason ${slackCode(exception.reason, 500)}`,
+          ...(mute
+            ? [
+                `    suggested SCC mute rule (not applied) ${slackCode(mute.filter, 600)}`,
+                ...(mute.broaderBy.length ? [`    _broader than the exception: it cannot filter on ${mute.broaderBy.map((b) => slackCode(b, 40)).join(', ')}_`] : []),
+              ]
+            : []),
+        ]),
+      ),
+    });
+  }
+
   blocks.push({
     type: 'section',
     text: mrkdwn(

@@ -11,8 +11,9 @@
 // it for their own format.
 import { createHash } from 'node:crypto';
 import type { Finding, FindingProcess } from './finding-schema.ts';
-import { overallOutcome, type ActionOutcome } from './outcome.ts';
-import type { Plan } from './plan.ts';
+import { suggestMuteRule, type MuteRuleSuggestion } from './mute-rule.ts';
+import { overallOutcome, type ActionOutcome, type OverallOutcome } from './outcome.ts';
+import type { Plan, PlanException } from './plan.ts';
 import type { ActionType, Policy } from './policy.ts';
 import type { ContainmentResult, EvidenceReport, FindingKey } from './ports.ts';
 import { redactArgs, redactText, type RedactionRules } from './redact.ts';
@@ -20,7 +21,13 @@ import type { ProcessInfo } from './target.ts';
 
 export const SUMMARY_SCHEMA = 'scc-responder.summary/v1';
 
-export type OverallOutcome = ReturnType<typeof overallOutcome>;
+export type { OverallOutcome };
+
+/** The exception that matched, as the summary reports it. */
+export interface SummaryException extends PlanException {
+  /** The SCC mute rule that would mute such findings at the source: suggested, never applied. */
+  muteRule: MuteRuleSuggestion | null;
+}
 
 export interface SummaryProcess {
   name: string | null;
@@ -52,6 +59,8 @@ export interface SummaryLink {
 
 export interface Summary {
   schema: typeof SUMMARY_SCHEMA;
+  /** Absent: the response to a finding; `release`: a release of its quarantine by hand (src/core/release-summary.ts). */
+  kind?: 'release';
   /** The ledger key: the same id for every delivery of the same finding. */
   id: string;
   headline: string;
@@ -86,6 +95,8 @@ export interface Summary {
   };
   processes: { parent: SummaryProcess | null; child: SummaryProcess | null; count: number };
   decision: { decision: Plan['decision']; reason: string; rule: string | null; dryRun: boolean };
+  /** Set when a policy exception matched (outcome `excepted`); absent from summaries built before exceptions existed. */
+  exception?: SummaryException | null;
   actions: SummaryAction[];
   budget: { exceeded: boolean; denied: { action: ActionType; reason: string }[] };
   warnings: string[];
@@ -358,6 +369,7 @@ function headlineFor(outcome: OverallOutcome, plan: Plan, budgetExceeded: boolea
     'dry-run': 'dry-run (nothing changed)',
     'report-only': 'reported (no action)',
     skipped: 'actions skipped',
+    excepted: plan.exception ? `excepted by ${plan.exception.name} (expected until ${plan.exception.expires}; no action)` : 'excepted (no action)',
   };
   const prefix = `${round?.update ? 'UPDATE — ' : ''}${budgetExceeded ? 'BUDGET EXCEEDED — ' : ''}`;
   const retrying = round?.retrying ? ' — some actions pending, retrying' : '';
@@ -376,11 +388,23 @@ function redactedDetails(details: NonNullable<ActionOutcome['details']>, rules: 
   return out;
 }
 
+function summaryException(plan: Plan, policy: Policy, now: Date): SummaryException | null {
+  if (plan.exception === null) return null;
+  const name = plan.exception.name;
+  const exception = policy.exceptions.find((e) => e.name === name);
+  return {
+    ...plan.exception,
+    reason: truncate(plan.exception.reason, MAX_TEXT),
+    owner: bounded(plan.exception.owner, 200),
+    muteRule: exception ? suggestMuteRule(plan, exception, now) : null,
+  };
+}
+
 export function buildSummary(input: SummaryInput): Summary {
   const { plan, finding, containment, evidence, policy, timings, now } = input;
   const rules = policy.redaction;
   const outcomes = containment?.outcomes ?? [];
-  const outcome = overallOutcome(outcomes, plan.dryRun);
+  const outcome = overallOutcome(outcomes, plan.dryRun, plan.exception !== null);
   const denied = outcomes
     .filter((o) => o.status === 'skipped' && o.reason.startsWith('budget:'))
     .map((o) => ({ action: o.type, reason: truncate(o.reason, MAX_TEXT) }));
@@ -428,6 +452,7 @@ export function buildSummary(input: SummaryInput): Summary {
     },
     processes: { parent, child, count: processes?.count ?? 0 },
     decision: { decision: plan.decision, reason: truncate(plan.reason, MAX_TEXT), rule: plan.rule, dryRun: plan.dryRun },
+    exception: summaryException(plan, policy, now),
     actions: outcomes.map((o) => ({
       type: o.type,
       status: o.status,

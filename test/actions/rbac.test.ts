@@ -1,59 +1,62 @@
-// The ClusterRole in terraform/k8s/ grants exactly what the code declares.
+// The cluster permissions Terraform grants come from one data file,
+// terraform/modules/cluster-permissions/permissions.json, which
+// scripts/permissions.ts generates from the RBAC needs declared next to the
+// code. This checks the committed file against the code and the declarations
+// themselves; test/terraform.test.ts evaluates the module that turns the file
+// into the IAM role and the ClusterRoles.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { parseAllDocuments } from 'yaml';
 import { ACTIONS, requiredRbac } from '../../src/actions/run-plan.ts';
-import { PREFLIGHT_RBAC, unionOfNeeds, type RbacNeed } from '../../src/actions/rbac.ts';
+import { PREFLIGHT_RBAC, unionOfNeeds } from '../../src/actions/rbac.ts';
 import { ACTION_ORDER } from '../../src/core/policy.ts';
+import { PERMISSIONS_FILE, iamPermissionsFor, renderPermissions, type PermissionsDocument } from '../../scripts/permissions.ts';
 
-function load(file: string) {
-  const docs = parseAllDocuments(readFileSync(new URL(`../../terraform/k8s/${file}`, import.meta.url), 'utf8')).map(
-    (d) => d.toJS() as Record<string, any>,
-  );
-  return { role: docs.find((d) => d.kind === 'ClusterRole')!, binding: docs.find((d) => d.kind === 'ClusterRoleBinding')! };
-}
-const { role, binding } = load('clusterrole.yaml');
-const capture = load('clusterrole-capture.yaml');
+const committed = readFileSync(PERMISSIONS_FILE, 'utf8');
+const data = JSON.parse(committed) as PermissionsDocument;
 
-function granted(r: Record<string, any> = role): RbacNeed[] {
-  const needs: RbacNeed[] = [];
-  for (const rule of r.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[]) {
-    for (const apiGroup of rule.apiGroups) for (const resource of rule.resources) needs.push({ apiGroup, resource, verbs: rule.verbs });
-  }
-  return unionOfNeeds(needs);
-}
-
-describe('terraform/k8s/clusterrole.yaml', () => {
-  it('grants exactly the union of the preflight and the default-capable actions, without exec', () => {
-    const withoutCapture = unionOfNeeds([...PREFLIGHT_RBAC, ...Object.values(ACTIONS).filter((a) => a.type !== 'capture-process-list').flatMap((a) => a.rbac)]);
-    expect(granted()).toEqual(withoutCapture);
-    expect(granted().map((n) => n.resource)).not.toContain('pods/exec');
+describe('terraform/modules/cluster-permissions/permissions.json', () => {
+  it('is what scripts/permissions.ts makes of the current declarations (run `npx node scripts/permissions.ts` after changing one)', () => {
+    expect(committed).toBe(renderPermissions());
   });
 
-  it('clusterrole-capture.yaml adds exactly what capture-process-list needs, and the two together are everything', () => {
-    expect(granted(capture.role)).toEqual(unionOfNeeds(ACTIONS['capture-process-list'].rbac));
-    expect(unionOfNeeds([...granted(), ...granted(capture.role)])).toEqual(requiredRbac());
-    expect(capture.binding.roleRef.name).toBe(capture.role.metadata.name);
-    expect(capture.binding.subjects).toEqual(binding.subjects);
+  it('holds, per action and for the preflight, exactly the declared RBAC needs and their IAM permissions', () => {
+    expect(Object.keys(data.actions)).toEqual([...ACTION_ORDER]);
+    for (const type of ACTION_ORDER) {
+      expect(data.actions[type]!.rbac).toEqual(unionOfNeeds(ACTIONS[type].rbac));
+      expect(data.actions[type]!.iam).toEqual(iamPermissionsFor(ACTIONS[type].rbac));
+    }
+    expect(data.preflight.rbac).toEqual(unionOfNeeds(PREFLIGHT_RBAC));
+    expect(data.connect.iam).toEqual(['container.clusters.get']);
+    // Everything the responder can use in a cluster is in the file, nothing else.
+    expect(unionOfNeeds([data.preflight, ...Object.values(data.actions)].flatMap((g) => g.rbac))).toEqual(requiredRbac());
   });
 
-  it('covers every action type, each declaring at least one need', () => {
+  it('puts exec in a role of its own: only the actions that exec are marked, and only they need pods/exec', () => {
+    for (const [type, grant] of Object.entries(data.actions)) {
+      expect({ type, separate: grant.separate_role }).toEqual({ type, separate: grant.rbac.some((n) => n.resource === 'pods/exec') });
+    }
+    expect(Object.entries(data.actions).filter(([, g]) => g.separate_role).map(([t]) => t)).toEqual(['capture-process-list']);
+    expect(data.preflight.rbac.map((n) => n.resource)).not.toContain('pods/exec');
+  });
+});
+
+describe('the RBAC declarations in src/actions/', () => {
+  it('cover every action type, each declaring at least one need', () => {
     expect(Object.keys(ACTIONS).sort()).toEqual([...ACTION_ORDER].sort());
     for (const action of Object.values(ACTIONS)) expect(action.rbac.length).toBeGreaterThan(0);
     expect(PREFLIGHT_RBAC.length).toBeGreaterThan(0);
   });
 
-  it('has no wildcard, no secrets, no resourceNames loophole, no nonResourceURLs', () => {
-    for (const rule of [...role.rules, ...capture.role.rules]) {
-      for (const v of [...rule.apiGroups, ...rule.resources, ...rule.verbs]) expect(v).not.toContain('*');
-      expect(rule.resources).not.toContain('secrets');
-      expect(rule.nonResourceURLs).toBeUndefined();
-      expect(rule.verbs).not.toEqual(expect.arrayContaining(['escalate']));
+  it('have no wildcard, no secrets or configmaps, no escalation verbs', () => {
+    for (const need of requiredRbac()) {
+      for (const v of [need.apiGroup, need.resource, ...need.verbs]) expect(v).not.toContain('*');
+      expect(['secrets', 'configmaps', 'serviceaccounts/token']).not.toContain(need.resource);
+      for (const verb of ['escalate', 'bind', 'impersonate']) expect(need.verbs).not.toContain(verb);
     }
   });
 
-  it('binds the role to the function service account as a Kubernetes User (substituted at apply time)', () => {
-    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name });
-    expect(binding.subjects).toEqual([{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: '${service_account_email}' }]);
+  it('map to IAM permissions GKE knows (an unknown resource or verb fails generation rather than being guessed)', () => {
+    expect(() => iamPermissionsFor(requiredRbac())).not.toThrow();
+    for (const permission of iamPermissionsFor(requiredRbac())) expect(permission).toMatch(/^container\.[a-zA-Z]+\.[a-zA-Z]+$/);
   });
 });

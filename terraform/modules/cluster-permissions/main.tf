@@ -1,18 +1,25 @@
-# The Google IAM permissions (container.*) the responder needs on the GKE
-# clusters in scope, derived from the actions that are enabled. No providers
-# and no resources: the root module turns the output into a custom role, and
-# the tests evaluate this module with `terraform console` offline.
+# What the responder may do on the GKE clusters in scope, computed once from
+# enabled_actions: the Google IAM permissions (container.*) for the custom role,
+# and the same grant as Kubernetes RBAC, rendered as ClusterRole manifests.
+#
+# Both come from permissions.json, which scripts/permissions.ts generates from
+# the RBAC needs each src/actions/ file declares (a test fails when the file and
+# the code disagree). No providers and no resources: the root module makes the
+# role and outputs the manifests, and the tests evaluate this module with
+# `terraform console` offline.
 #
 # GKE authorises a request if IAM *or* in-cluster RBAC allows it. With
-# `grant_via_iam = false` only what the function needs to reach the API server
-# is granted here and the ClusterRole in terraform/k8s/clusterrole.yaml grants
-# the rest, cluster by cluster.
+# `grant_via_iam = false` IAM grants only what the function needs to reach the
+# API server, and the rendered ClusterRole, applied cluster by cluster, grants
+# the rest.
 
 variable "enabled_actions" {
   description = "Actions the policy may run (src/core/policy.ts ACTION_ORDER)."
   type        = list(string)
 
   validation {
+    # A literal list: variable validation cannot read permissions.json before
+    # Terraform 1.9 (the tests check it names exactly the actions the file has).
     condition = alltrue([
       for action in var.enabled_actions : contains([
         "label-pod", "isolate-pod", "capture-process-list", "cordon-node", "evict-pod", "delete-pod",
@@ -33,38 +40,100 @@ variable "grant_via_iam" {
   default     = true
 }
 
-locals {
-  # Needed whatever the actions: getCluster returns the endpoint and CA the
-  # Kubernetes client connects with.
-  connect = ["container.clusters.get"]
+variable "service_account_email" {
+  description = "The function's Google service account: the subject the ClusterRoleBindings name (GKE maps a Google service account to a Kubernetes User named by its email)."
+  type        = string
 
-  # Read before any action (preflight checks, guards) and kept as evidence.
-  # They run even when every action is dry-run, so they depend on no action.
-  preflight = [
-    "container.pods.get",        # the live pod: uid precondition, owner, node, opt-out annotation
-    "container.pods.list",       # replica floor: ready siblings of the pod
-    "container.replicaSets.get", # replica floor: the owning ReplicaSet's desired replicas
-    "container.nodes.get",       # node snapshot and its container.googleapis.com/instance_id annotation
-    "container.events.list",     # pod events snapshot for the summary
-    "container.pods.getLogs",    # last log lines of each container before containment
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z0-9-]+\\.iam\\.gserviceaccount\\.com$", var.service_account_email))
+    error_message = "service_account_email must be the function's service account email (NAME_PREFIX-fn@PROJECT_ID.iam.gserviceaccount.com)."
+  }
+}
+
+variable "name" {
+  description = "Name of the ClusterRoles and ClusterRoleBindings (the root module passes name_prefix)."
+  type        = string
+  default     = "scc-responder"
+}
+
+locals {
+  declared = jsondecode(file("${path.module}/permissions.json"))
+
+  # ---------------------------------------------------------------- IAM
+
+  # The preflight reads run even when every action is dry-run, so they are
+  # granted whatever the actions; the connect permission whatever the mode.
+  iam_permissions = sort(distinct(concat(
+    local.declared.connect.iam,
+    var.grant_via_iam ? local.declared.preflight.iam : [],
+    var.grant_via_iam ? flatten([for action in var.enabled_actions : local.declared.actions[action].iam]) : [],
+  )))
+
+  # ---------------------------------------------------------------- RBAC
+
+  # Exec runs in the attacker's container: an action that needs it gets a
+  # ClusterRole of its own, so the main role never carries pods/exec and the
+  # exec role can be kept out of clusters that do not use it.
+  main_needs = concat(
+    local.declared.preflight.rbac,
+    flatten([for action in var.enabled_actions : local.declared.actions[action].rbac if !local.declared.actions[action].separate_role]),
+  )
+  exec_needs = flatten([for action in var.enabled_actions : local.declared.actions[action].rbac if local.declared.actions[action].separate_role])
+
+  # One rule per (API group, resource), verbs merged: the union of the needs.
+  main_rules = [
+    for key in sort(distinct([for n in local.main_needs : "${n.apiGroup}|${n.resource}"])) : {
+      apiGroups = [split("|", key)[0]]
+      resources = [split("|", key)[1]]
+      verbs     = sort(distinct(flatten([for n in local.main_needs : n.verbs if "${n.apiGroup}|${n.resource}" == key])))
+    }
+  ]
+  exec_rules = [
+    for key in sort(distinct([for n in local.exec_needs : "${n.apiGroup}|${n.resource}"])) : {
+      apiGroups = [split("|", key)[0]]
+      resources = [split("|", key)[1]]
+      verbs     = sort(distinct(flatten([for n in local.exec_needs : n.verbs if "${n.apiGroup}|${n.resource}" == key])))
+    }
   ]
 
-  # One entry per action in src/core/policy.ts ACTION_ORDER; each src/actions/
-  # file declares the same permissions as Kubernetes RBAC rules.
-  action_permissions = {
-    "label-pod"            = ["container.pods.update"]                                                                                                                                            # merge-patch the quarantine label
-    "isolate-pod"          = ["container.networkPolicies.create", "container.networkPolicies.get", "container.networkPolicies.list", "container.networkPolicies.update", "container.pods.update"] # deny-all NetworkPolicy; read the namespace's policies (additive: an allow policy must not still select the pod); detach labels or exclude the pod
-    "capture-process-list" = ["container.pods.exec"]                                                                                                                                              # one exec of a fixed argv (off by default)
-    "cordon-node"          = ["container.nodes.update"]                                                                                                                                           # merge-patch spec.unschedulable
-    "evict-pod"            = ["container.pods.evict"]                                                                                                                                             # policy/v1 Eviction (honours PodDisruptionBudgets)
-    "delete-pod"           = ["container.pods.delete"]                                                                                                                                            # delete with a uid precondition
+  labels = {
+    "app.kubernetes.io/name"       = "scc-responder"
+    "app.kubernetes.io/managed-by" = "terraform"
   }
+  subjects = [{ apiGroup = "rbac.authorization.k8s.io", kind = "User", name = var.service_account_email }]
+  header   = "# Rendered by terraform/modules/cluster-permissions from enabled_actions = ${jsonencode(var.enabled_actions)}.\n# Do not edit: change enabled_actions and re-run ./deploy.sh. Apply with kubectl apply -f.\n"
 
-  iam_permissions = sort(distinct(concat(
-    local.connect,
-    var.grant_via_iam ? local.preflight : [],
-    var.grant_via_iam ? flatten([for action in var.enabled_actions : local.action_permissions[action]]) : [],
-  )))
+  cluster_role_manifest = join("---\n", [
+    "${local.header}${yamlencode({
+      apiVersion = "rbac.authorization.k8s.io/v1"
+      kind       = "ClusterRole"
+      metadata   = { name = var.name, labels = local.labels }
+      rules      = local.main_rules
+    })}",
+    yamlencode({
+      apiVersion = "rbac.authorization.k8s.io/v1"
+      kind       = "ClusterRoleBinding"
+      metadata   = { name = var.name, labels = local.labels }
+      roleRef    = { apiGroup = "rbac.authorization.k8s.io", kind = "ClusterRole", name = var.name }
+      subjects   = local.subjects
+    }),
+  ])
+
+  exec_role_manifest = length(local.exec_rules) == 0 ? "" : join("---\n", [
+    "${local.header}${yamlencode({
+      apiVersion = "rbac.authorization.k8s.io/v1"
+      kind       = "ClusterRole"
+      metadata   = { name = "${var.name}-exec", labels = local.labels }
+      rules      = local.exec_rules
+    })}",
+    yamlencode({
+      apiVersion = "rbac.authorization.k8s.io/v1"
+      kind       = "ClusterRoleBinding"
+      metadata   = { name = "${var.name}-exec", labels = local.labels }
+      roleRef    = { apiGroup = "rbac.authorization.k8s.io", kind = "ClusterRole", name = "${var.name}-exec" }
+      subjects   = local.subjects
+    }),
+  ])
 }
 
 output "permissions" {
@@ -72,7 +141,17 @@ output "permissions" {
   value       = local.iam_permissions
 }
 
-output "action_permissions" {
-  description = "Per-action permissions, for documentation."
-  value       = local.action_permissions
+output "cluster_role_manifest" {
+  description = "ClusterRole + ClusterRoleBinding (YAML) granting the preflight reads and the enabled actions, exec excepted."
+  value       = local.cluster_role_manifest
+}
+
+output "exec_role_manifest" {
+  description = "ClusterRole + ClusterRoleBinding (YAML) for the enabled actions that exec into the pod; empty when none is enabled."
+  value       = local.exec_role_manifest
+}
+
+output "exec_role_name" {
+  description = "Name of the exec ClusterRole and its binding (to delete it from clusters once no action needs it)."
+  value       = "${var.name}-exec"
 }
