@@ -320,6 +320,16 @@ else
      kubectl delete clusterrolebinding,clusterrole $exec_role --ignore-not-found"
 fi
 
+release_manifest="$(tf output -raw release_role_manifest)"
+if [ -n "$release_manifest" ]; then
+  printf '%s\n' "$release_manifest" >"$K8S_DIR/clusterrole-release.yaml"
+  exec_step="$exec_step
+   For the people in release_subjects (scc-responder release):
+     kubectl apply -f .build/k8s/clusterrole-release.yaml"
+else
+  rm -f "$K8S_DIR/clusterrole-release.yaml"
+fi
+
 cat <<EOF
 
 Deployed. Next steps:

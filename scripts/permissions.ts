@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ACTIONS } from '../src/actions/run-plan.ts';
 import { PREFLIGHT_RBAC, unionOfNeeds, type RbacNeed } from '../src/actions/rbac.ts';
+import { RELEASE_RBAC } from '../src/actions/release.ts';
 import { ACTION_ORDER } from '../src/core/policy.ts';
 
 export const PERMISSIONS_FILE = fileURLToPath(new URL('../terraform/modules/cluster-permissions/permissions.json', import.meta.url));
@@ -62,6 +63,8 @@ export interface PermissionsDocument {
   preflight: Grant;
   /** separate_role: the action execs into the pod; its grant is a ClusterRole of its own, bound only where it is enabled. */
   actions: Record<string, Grant & { separate_role: boolean }>;
+  /** `scc-responder release` (run by a person): a ClusterRole of its own, bound only to the subjects named for it. */
+  release: Grant;
 }
 
 function grant(needs: readonly RbacNeed[]): Grant {
@@ -80,6 +83,7 @@ export function permissionsDocument(): PermissionsDocument {
     connect: { iam: [...CONNECT_IAM] },
     preflight: grant(PREFLIGHT_RBAC),
     actions,
+    release: grant(RELEASE_RBAC),
   };
 }
 

@@ -3,6 +3,7 @@
 //   plan --finding FILE|- [--policy FILE] [--now RFC3339] [--explain]   what would happen, and why
 //   validate-policy FILE [--now RFC3339]                                check a policy file
 //   test-policy POLICY DIR [--now RFC3339]                              policy unit tests
+//   respond / release / incidents                                       act, undo, list (ledger: Firestore or local)
 // Errors are one line on stderr and a non-zero exit; never a stack trace.
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -15,6 +16,8 @@ import { ExpectationError, parseExpectation, renderPolicyTestTable, runPolicyTes
 import { PolicyError, type Policy } from './core/policy.ts';
 import { loadPolicy } from './composition.ts';
 import { parseEnv } from './config.ts';
+import type { IncidentStore } from './core/ports.ts';
+import type { PipelineDeps } from './pipeline.ts';
 
 const USAGE = `usage:
   scc-responder plan --finding FILE|- [--policy FILE] [--now RFC3339] [--explain]
@@ -28,6 +31,15 @@ const USAGE = `usage:
   scc-responder respond --finding FILE|- [--policy FILE] [--now RFC3339] [--no-evidence]
              runs the whole pipeline once against the finding's cluster (the policy's
              dryRun decides whether anything is written) and prints the result JSON
+  scc-responder release --finding FILE|- | --incident ID [--cluster NAME] [--policy FILE] [--dry-run]
+             undoes what the responder did for that one incident (labels, isolation,
+             cordon) and nothing else; prints the release summary JSON
+  scc-responder incidents [--since RFC3339|7d|24h] [--json]
+             lists the incidents the ledger remembers, newest first
+
+  Without FIRESTORE_DATABASE, respond, release and incidents use the local ledger
+  (one machine: $SCC_RESPONDER_LOCAL_LEDGER, else ~/.local/state/scc-responder/ledger.sqlite),
+  so an enforced respond from a terminal has the same blast-radius budget.
 
   --finding  a Pub/Sub message, CloudEvent, SCC NotificationMessage, the console's
              {finding, resource} JSON, or a bare finding; "-" reads stdin
@@ -198,7 +210,28 @@ const respondCommand: Command = async (args, io) => {
   const log = jsonLineLogger((line) => io.stderr(line + '\n'), 'INFO');
   const { deps } = compose({ env: io.env, policy, log, now });
   if (values['no-evidence']) delete deps.evidenceGatherer;
-  const result = await handleInput(input, deps);
+  // An enforced run gets the same claim and blast-radius budget as the function: Firestore, or on
+  // one machine the local ledger. A dry run writes nothing and needs neither; it also must not mark
+  // the finding handled, or the enforced run that follows would be acked as its duplicate.
+  const { plan: makePlan } = await import('./core/plan.ts');
+  const dryRun = (() => {
+    try {
+      return makePlan(decodeInput(input), policy, now(), { forceDryRun: parseEnv(io.env).SCC_RESPONDER_FORCE_DRY_RUN }).dryRun;
+    } catch {
+      return true; // malformed: handleInput reports it
+    }
+  })();
+  const ledger = dryRun ? null : await cliLedger(io);
+  if (ledger) {
+    log.log('INFO', 'ledger', `respond uses the ${ledger.where}`);
+    Object.assign(deps, { ledger: ledger.deps.ledger, budget: ledger.deps.budget });
+  }
+  let result;
+  try {
+    result = await handleInput(input, deps);
+  } finally {
+    await ledger?.close();
+  }
   const output = result.summary ?? {
     status: result.status,
     ...(result.error ? { error: result.error } : {}),
@@ -211,11 +244,104 @@ const respondCommand: Command = async (args, io) => {
   return result.status === 'malformed' ? 1 : failed ? 3 : 0;
 };
 
+/**
+ * The ledger the CLI uses: Firestore when FIRESTORE_DATABASE is set (as the function), else the
+ * local one-machine store. Only the CLI ever builds the local store: the function requires
+ * Firestore, shared by its instances, and never falls back to a file.
+ */
+async function cliLedger(io: CliIo): Promise<{ deps: Pick<PipelineDeps, 'ledger' | 'budget'> & { incidents: () => Promise<IncidentStore> }; close: () => Promise<void>; where: string }> {
+  const config = parseEnv(io.env);
+  if (config.FIRESTORE_DATABASE) {
+    const { reportWiring } = await import('./report-wiring.ts');
+    const wiring = reportWiring(config, io.env);
+    return {
+      deps: { ledger: wiring.ledger!, budget: wiring.budget!, incidents: wiring.incidents! },
+      close: async () => {
+        const store = (await wiring.ledger!()) as unknown as { close?: () => Promise<void> };
+        await store.close?.();
+      },
+      where: `Firestore database ${config.FIRESTORE_DATABASE}`,
+    };
+  }
+  const [{ localLedgerFromEnv, localLedgerPath }, { LEDGER_TTL_DAYS }] = await Promise.all([import('./adapters/local-ledger.ts'), import('./report-wiring.ts')]);
+  const store = localLedgerFromEnv(io.env, { leaseSeconds: config.LEDGER_LEASE_SECONDS, ttlDays: LEDGER_TTL_DAYS });
+  const get = async () => store;
+  return { deps: { ledger: get, budget: get, incidents: get }, close: () => store.close(), where: `local ledger ${localLedgerPath(io.env)}` };
+}
+
+const releaseCommand: Command = async (args, io) => {
+  const { values } = parseArgs({
+    args,
+    options: { ...FINDING_FLAGS, incident: { type: 'string' }, cluster: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+    strict: true,
+    allowPositionals: false,
+  });
+  if ((values.finding === undefined) === (values.incident === undefined)) throw new UsageError('release takes --finding FILE or --incident ID (one of them)');
+  if (values.cluster !== undefined && !/^projects\/[^/]+\/locations\/[^/]+\/clusters\/[^/]+$/.test(values.cluster)) {
+    throw new UsageError('--cluster must be projects/PROJECT/locations/LOCATION/clusters/CLUSTER');
+  }
+  const policy = policyFromFlags(values.policy, io);
+  const fixed = values.now === undefined ? undefined : parseNow(values.now);
+  const now = fixed ? () => fixed : () => new Date();
+  const subject = values.finding !== undefined ? { finding: readFindingFile(values.finding, io) } : { incidentId: values.incident! };
+  const [{ compose }, { releaseIncident }, { jsonLineLogger }] = await Promise.all([import('./composition.ts'), import('./release-flow.ts'), import('./log.ts')]);
+  const log = jsonLineLogger((line) => io.stderr(line + '\n'), 'INFO');
+  const { deps } = compose({ env: io.env, policy, log, now });
+  const ledger = await cliLedger(io);
+  log.log('INFO', 'ledger', `release uses the ${ledger.where}`);
+  try {
+    const result = await releaseIncident(
+      subject,
+      { dryRun: values['dry-run'] === true, ...(values.cluster ? { cluster: values.cluster } : {}), by: io.env.USER ?? null },
+      {
+        policy,
+        now,
+        log,
+        connector: async () => (await import('./adapters/gke-cluster-access.ts')).createClusterAccess({ policy }),
+        incidents: ledger.deps.incidents,
+        ...(deps.summarySinks ? { summarySinks: deps.summarySinks } : {}),
+      },
+    );
+    io.stdout(JSON.stringify(result.summary, null, 2) + '\n');
+    return result.outcomes.some((o) => o.status === 'failed') ? 3 : 0;
+  } finally {
+    await ledger.close();
+  }
+};
+
+/** "7d", "24h", "90m" or an RFC 3339 time → the time it names. */
+function parseSince(value: string | undefined, now: Date): Date {
+  const m = /^(\d{1,4})([dhm])$/.exec(value ?? '7d');
+  if (m) return new Date(now.getTime() - Number(m[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000 }[m[2] as 'd' | 'h' | 'm']);
+  return parseNow(value);
+}
+
+const incidentsCommand: Command = async (args, io) => {
+  const { values } = parseArgs({ args, options: { since: { type: 'string' }, json: { type: 'boolean' }, now: { type: 'string' } }, strict: true, allowPositionals: false });
+  const now = parseNow(values.now);
+  const since = parseSince(values.since, now);
+  const ledger = await cliLedger(io);
+  try {
+    const records = await (await ledger.deps.incidents()).listIncidents(since);
+    if (values.json) {
+      io.stdout(JSON.stringify(records, null, 2) + '\n');
+      return 0;
+    }
+    const { renderIncidents } = await import('./core/incidents-table.ts');
+    io.stdout(renderIncidents(records, ledger.where, since));
+    return 0;
+  } finally {
+    await ledger.close();
+  }
+};
+
 export const COMMANDS: Record<string, Command> = {
   plan: planCommand,
   'validate-policy': validatePolicyCommand,
   'test-policy': testPolicyCommand,
   respond: respondCommand,
+  release: releaseCommand,
+  incidents: incidentsCommand,
 };
 
 /** Runs the CLI; returns the exit code. Exported for tests. */

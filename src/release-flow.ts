@@ -119,6 +119,7 @@ export async function releaseIncident(subject: ReleaseSubject, options: ReleaseF
       node: resolved.target.node,
       dryRun: options.dryRun,
       nodeHeldBy: records === null ? null : othersOnNode(records, resolved, resolved.target.node),
+      releasedFindings: new Set((records ?? []).filter((r) => r.release !== null && !r.release.dryRun && r.findingName !== null).map((r) => r.findingName!)),
     },
     now,
   );

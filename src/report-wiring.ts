@@ -2,7 +2,7 @@
 // loaded lazily (dynamic import) and once per instance, so the ignore path
 // loads neither Firestore nor Pub/Sub. Used by the composition root.
 import type { EnvConfig } from './config.ts';
-import type { Budget, Ledger, SummarySink } from './core/ports.ts';
+import type { Budget, IncidentStore, Ledger, SummarySink } from './core/ports.ts';
 import { loadOnce } from './load-once.ts';
 
 /** Ledger and budget documents expire (Firestore TTL on expireAt) this long after their last write. */
@@ -11,6 +11,8 @@ export const LEDGER_TTL_DAYS = 30;
 export interface ReportWiring {
   ledger?: () => Promise<Ledger>;
   budget?: () => Promise<Budget>;
+  /** The ledger's read side and release record (CLI `incidents` and `release`). */
+  incidents?: () => Promise<IncidentStore>;
   summarySinks: () => Promise<SummarySink[]>;
 }
 
@@ -60,6 +62,7 @@ export function reportWiring(config: EnvConfig, env: Env): ReportWiring {
     });
     wiring.ledger = store;
     wiring.budget = store;
+    wiring.incidents = store;
   }
   return wiring;
 }

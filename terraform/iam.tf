@@ -51,6 +51,7 @@ module "cluster_permissions" {
   enabled_actions       = var.enabled_actions
   grant_via_iam         = var.cluster_permissions_via_iam
   service_account_email = google_service_account.function.email
+  release_subjects      = var.release_subjects
   name                  = var.name_prefix
 }
 

@@ -64,6 +64,11 @@ output "exec_role_manifest" {
   value       = module.cluster_permissions.exec_role_manifest
 }
 
+output "release_role_manifest" {
+  description = "ClusterRole + ClusterRoleBinding for `scc-responder release`, bound to release_subjects; empty when none is named."
+  value       = module.cluster_permissions.release_role_manifest
+}
+
 output "exec_role_name" {
   description = "Name of the exec ClusterRole and ClusterRoleBinding, to delete from clusters that no longer need it."
   value       = module.cluster_permissions.exec_role_name

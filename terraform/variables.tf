@@ -87,6 +87,12 @@ variable "enabled_actions" {
   # Validated in modules/cluster-permissions (one source of truth for action names).
 }
 
+variable "release_subjects" {
+  description = "Who may run `scc-responder release` in the clusters (Kubernetes subjects: {kind = \"User\" or \"Group\", name = email}); deploy.sh renders their ClusterRole to .build/k8s/clusterrole-release.yaml. Empty: no release role."
+  type        = list(object({ kind = string, name = string }))
+  default     = []
+}
+
 variable "cluster_permissions_via_iam" {
   description = "true: a custom IAM role on each cluster project grants the Kubernetes permissions the enabled actions need. false: IAM grants only container.clusters.get and you apply the ClusterRole rendered from enabled_actions (deploy.sh writes .build/k8s/clusterrole.yaml) in each cluster (finer grained: per cluster instead of per project)."
   type        = bool

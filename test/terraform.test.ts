@@ -14,6 +14,7 @@ import { parseAllDocuments } from 'yaml';
 import { ENV_VARS } from '../src/config.ts';
 import { ACTION_ORDER, type ActionType } from '../src/core/policy.ts';
 import { PREFLIGHT_RBAC, unionOfNeeds, type RbacNeed } from '../src/actions/rbac.ts';
+import { RELEASE_RBAC } from '../src/actions/release.ts';
 import { ACTIONS } from '../src/actions/run-plan.ts';
 import { RUNTIME_NODE_OPTIONS } from '../scripts/bundle.ts';
 import { iamPermissionsFor } from '../scripts/permissions.ts';
@@ -580,6 +581,29 @@ describe('cluster-permissions module (terraform console, offline)', () => {
     expect(rendered(rbacMode.main).needs.length).toBeGreaterThan(0);
   });
 
+  it('renders a release role only for the subjects named for it, granting exactly what release declares', () => {
+    const none = spawnSync('terraform', [`-chdir=${PERMISSIONS_MODULE}`, 'console', '-var', 'enabled_actions=[]', '-var', `service_account_email=${SA}`], {
+      env,
+      input: 'jsonencode(local.release_role_manifest)\n',
+      encoding: 'utf8',
+    });
+    expect(JSON.parse(JSON.parse(none.stdout.trim()))).toBe('');
+    const subjects = '[{kind="Group",name="sre@example.com"},{kind="User",name="oncall@example.com"}]';
+    const result = spawnSync(
+      'terraform',
+      [`-chdir=${PERMISSIONS_MODULE}`, 'console', '-var', 'enabled_actions=[]', '-var', `service_account_email=${SA}`, '-var', `release_subjects=${subjects}`],
+      { env, input: 'jsonencode(local.release_role_manifest)\n', encoding: 'utf8' },
+    );
+    expect(result.status).toBe(0);
+    const release = rendered(JSON.parse(JSON.parse(result.stdout.trim())) as string);
+    expect(release.needs).toEqual(unionOfNeeds(RELEASE_RBAC));
+    expect(release.role!.metadata.name).toBe('scc-responder-release');
+    expect(release.binding!.subjects).toEqual([
+      { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'sre@example.com' },
+      { apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'oncall@example.com' },
+    ]);
+  });
+
   it('rejects an unknown or repeated action, or a subject that is not a service account, at plan time', () => {
     const unknown = evaluate({ enabled_actions: ['label-pod', 'rm-rf'] });
     expect(unknown.ok).toBe(false);
@@ -808,6 +832,7 @@ describe('variables and the example settings', () => {
       'cluster_role_manifest',
       'exec_role_manifest',
       'exec_role_name',
+      'release_role_manifest',
       'evidence_bucket',
     ]) {
       expect(stack.output).toHaveProperty(name);

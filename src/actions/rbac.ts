@@ -1,6 +1,7 @@
-// Kubernetes RBAC needs, declared next to the code that has them. The
-// ClusterRole in terraform/k8s/clusterrole.yaml must grant exactly their union
-// (test/actions/rbac.test.ts checks it): no wildcards, nothing more.
+// Kubernetes RBAC needs, declared next to the code that has them.
+// scripts/permissions.ts writes them to terraform/modules/cluster-permissions/permissions.json,
+// from which terraform renders the IAM role and the ClusterRoles for the enabled
+// actions (test/actions/rbac.test.ts checks the file): no wildcards, nothing more.
 
 export interface RbacNeed {
   /** "" is the core group. */

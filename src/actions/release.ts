@@ -42,6 +42,11 @@ export interface ReleaseRequest {
    * is then left cordoned, since nothing can show it is free.
    */
   nodeHeldBy: string[] | null;
+  /**
+   * Findings already released (for real) in the ledger. A node the responder cordoned for one of
+   * them, and that this incident found cordoned and kept, is this incident's to uncordon now.
+   */
+  releasedFindings?: ReadonlySet<string>;
 }
 
 export interface ReleaseResult {
@@ -215,11 +220,19 @@ export async function runRelease(kube: KubeApi, policy: Policy, request: Release
     const annotations = node.metadata.annotations ?? {};
     if (node.spec?.unschedulable !== true) return { type, status: 'already', reason: `node ${nodeName} is not cordoned` };
     if (annotations[CORDONED_BY_ANNOTATION] !== 'scc-responder') return { type, status: 'skipped', reason: `node ${nodeName} was cordoned by someone else: left cordoned` };
-    if (annotations[FINDING_ANNOTATION] !== incident.findingName) {
+    const cordonedFor = annotations[FINDING_ANNOTATION];
+    const handedOver = cordonedFor !== undefined && request.releasedFindings?.has(cordonedFor) === true;
+    if (cordonedFor !== incident.findingName && !handedOver) {
       return { type, status: 'skipped', reason: `node ${nodeName} was cordoned for another finding (${JSON.stringify((annotations[FINDING_ANNOTATION] ?? 'none').slice(0, 200))}): left cordoned` };
     }
     if (request.nodeHeldBy === null) {
-      return { type, status: 'skipped', reason: `no ledger to tell whether another open incident holds node ${nodeName}: left cordoned (kubectl uncordon ${nodeName} when it is free)` };
+      return {
+        type,
+        status: 'skipped',
+        reason: `no ledger to tell whether another open incident holds node ${nodeName}: left cordoned (kubectl uncordon ${nodeName} when it is free)`,
+        // Still this incident's doing, and still in force: the release is not complete.
+        details: { leftInPlace: true },
+      };
     }
     if (request.nodeHeldBy.length > 0) {
       return { type, status: 'skipped', reason: `node ${nodeName} is also held by open incident(s) ${request.nodeHeldBy.slice(0, 5).join(', ')}: left cordoned` };

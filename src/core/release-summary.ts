@@ -22,10 +22,26 @@ const MAX_LIST = 20;
 export function buildReleaseSummary(input: ReleaseSummaryInput): Summary {
   const { key, target, outcomes, dryRun, now } = input;
   const text = (value: string) => truncate(redactText(value, input.rules), MAX_TEXT);
-  const outcome = overallOutcome([...outcomes], dryRun);
+  // Skipped steps are mostly nothing-to-undo (a pod gone, a node another incident holds); only a step
+  // that left this incident's own change in force makes the release incomplete.
+  const leftInPlace = outcomes.some((o) => o.details?.leftInPlace === true);
+  const failed = outcomes.some((o) => o.status === 'failed');
+  const outcome: Summary['outcome'] = dryRun
+    ? overallOutcome([...outcomes], true)
+    : failed
+      ? overallOutcome([...outcomes], false)
+      : leftInPlace
+        ? 'partial'
+        : 'contained';
   const where = [target.cluster, target.namespace, target.pod].filter((p): p is string => p !== null).map((p) => truncate(p, 63)).join('/') || 'unknown target';
   const verdict =
-    outcome === 'dry-run' ? 'release dry-run (nothing changed)' : outcome === 'contained' || outcome === 'skipped' ? 'quarantine released' : outcome === 'partial' ? 'release PARTIAL' : 'release FAILED';
+    outcome === 'dry-run'
+      ? 'release dry-run (nothing changed)'
+      : outcome === 'contained'
+        ? 'quarantine released'
+        : outcome === 'partial'
+          ? `release PARTIAL${leftInPlace && !failed ? ' (left in place: see the actions)' : ''}`
+          : 'release FAILED';
   const eventMs = key.eventTime ? Date.parse(key.eventTime) : Number.NaN;
   return {
     schema: SUMMARY_SCHEMA,

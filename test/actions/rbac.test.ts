@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { ACTIONS, requiredRbac } from '../../src/actions/run-plan.ts';
 import { PREFLIGHT_RBAC, unionOfNeeds } from '../../src/actions/rbac.ts';
+import { RELEASE_RBAC } from '../../src/actions/release.ts';
 import { ACTION_ORDER } from '../../src/core/policy.ts';
 import { PERMISSIONS_FILE, iamPermissionsFor, renderPermissions, type PermissionsDocument } from '../../scripts/permissions.ts';
 
@@ -37,6 +38,12 @@ describe('terraform/modules/cluster-permissions/permissions.json', () => {
     }
     expect(Object.entries(data.actions).filter(([, g]) => g.separate_role).map(([t]) => t)).toEqual(['capture-process-list']);
     expect(data.preflight.rbac.map((n) => n.resource)).not.toContain('pods/exec');
+  });
+
+  it('holds release in a grant of its own, exactly what src/actions/release.ts declares (never exec, never pod delete)', () => {
+    expect(data.release.rbac).toEqual(unionOfNeeds(RELEASE_RBAC));
+    expect(data.release.rbac.map((n) => n.resource)).not.toContain('pods/exec');
+    expect(data.release.rbac.find((n) => n.resource === 'pods')!.verbs).not.toContain('delete');
   });
 });
 

@@ -42,12 +42,32 @@ function policyFile(dryRun: boolean): string {
   return path;
 }
 
+/** Runs the CLI as a person would from a terminal: no Firestore, so the local ledger (a file of this test's own). */
+async function cli(argv: string[]): Promise<{ code: number; out: any; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli({
+    argv,
+    env: { SCC_RESPONDER_LOCAL_LEDGER: join(dir, 'ledger.sqlite'), USER: 'oncall' },
+    readStdin: () => '',
+    stdout: (t) => void (out += t),
+    stderr: (t) => void (err += t),
+  });
+  let parsed: any = out;
+  try {
+    parsed = JSON.parse(out);
+  } catch {
+    // a table, not JSON
+  }
+  return { code, out: parsed, err };
+}
+
 async function respond(dryRun: boolean): Promise<{ code: number; out: any; err: string }> {
   let out = '';
   let err = '';
   const code = await runCli({
     argv: ['respond', '--finding', 'test/fixtures/notification-v1.json', '--policy', policyFile(dryRun), '--now', '2026-11-20T14:05:00Z', '--no-evidence'],
-    env: {},
+    env: { SCC_RESPONDER_LOCAL_LEDGER: join(dir, 'ledger.sqlite') },
     readStdin: () => '',
     stdout: (t) => void (out += t),
     stderr: (t) => void (err += t),
@@ -66,17 +86,50 @@ describe('scc-responder respond', () => {
     expect(fake.writes()).toEqual([]);
   });
 
-  it('enforced: labels and isolates; cordon and delete are refused without a blast-radius budget store', async () => {
-    const { out, code } = await respond(false);
+  it('enforced from a terminal without Firestore: the local ledger\'s budget lets cordon and delete run; then incidents, release, incidents', async () => {
+    const { out, code, err } = await respond(false);
     expect(code).toBe(0);
-    expect(byType(out.actions)).toEqual({ 'label-pod': 'done', 'isolate-pod': 'done', 'cordon-node': 'skipped', 'delete-pod': 'skipped' });
-    expect(out.actions.find((a: any) => a.type === 'delete-pod').reason).toMatch(/budget/);
+    expect(err).toMatch(/respond uses the local ledger .*ledger\.sqlite/);
+    expect(byType(out.actions)).toEqual({ 'label-pod': 'done', 'isolate-pod': 'done', 'cordon-node': 'done', 'delete-pod': 'done' });
     expect(fake.writes().map((w) => `${w.method} ${w.path}`)).toEqual([
       `PATCH /api/v1/namespaces/${NS}/pods/${POD}`,
       `POST /apis/networking.k8s.io/v1/namespaces/${NS}/networkpolicies`,
       `PATCH /api/v1/namespaces/${NS}/pods/${POD}`,
+      `PATCH /api/v1/nodes/${NODE}`,
+      `DELETE /api/v1/namespaces/${NS}/pods/${POD}`,
     ]);
+    // The same finding again is a duplicate: the local ledger remembers it, as Firestore would.
+    const again = await respond(false);
+    expect(again.out.status).toBe('duplicate');
+    expect(fake.writes()).toHaveLength(5);
+
+    // Then, as the person on call would: list, release (dry-run first), list again.
+    const listed = await cli(['incidents', '--since', '30d', '--now', '2026-11-20T14:06:00Z']);
+    expect(listed.code).toBe(0);
+    expect(listed.out).toMatch(/^1 incident\(s\) in the local ledger /);
+    expect(listed.out).toMatch(/6a7d4f1e2b3c4d5e8f9a0b1c2d3e4f50 .*shop-prod-1\/payments\/checkout-7c9f8d6b5-q2w8x .*released no/);
+
+    const dry = await cli(['release', '--incident', '6a7d4f1e2b3c4d5e8f9a0b1c2d3e4f50', '--policy', policyFile(false), '--dry-run', '--now', '2026-11-20T14:06:00Z']);
+    expect(dry.err).not.toMatch(/"severity":"ERROR"/);
+    expect(dry.code).toBe(0);
+    expect(dry.out).toMatchObject({ kind: 'release', outcome: 'dry-run' });
+    const writes = fake.writes().length;
+    expect(writes).toBe(5);
+
+    const released = await cli(['release', '--incident', '6a7d4f1e2b3c4d5e8f9a0b1c2d3e4f50', '--policy', policyFile(false), '--now', '2026-11-20T14:06:00Z']);
+    expect(released.code).toBe(0);
+    expect(released.out.headline).toMatch(/quarantine released$/);
+    expect(byType(released.out.actions)).toEqual({ 'label-pod': 'skipped', 'isolate-pod': 'done', 'cordon-node': 'done' });
     expect(fake.state.nodes.get(NODE)!.spec.unschedulable).toBeUndefined();
+    expect([...fake.state.networkPolicies.keys()]).toEqual([]);
+
+    const after = await cli(['incidents', '--json', '--since', '30d', '--now', '2026-11-20T14:07:00Z']);
+    expect(after.out[0].release).toMatchObject({ dryRun: false, by: 'oncall' });
+  });
+
+  it('release without --finding or --incident, or with both, is a usage error', async () => {
+    expect((await cli(['release'])).code).toBe(2);
+    expect((await cli(['release', '--incident', 'x', '--finding', 'y'])).code).toBe(2);
   });
 });
 
@@ -105,7 +158,7 @@ describe('scc-responder respond in a namespace that already has an allow-everyth
     let out = '';
     const code = await runCli({
       argv: ['respond', '--finding', 'test/fixtures/notification-v1.json', '--policy', path, '--now', '2026-11-20T14:05:00Z', '--no-evidence'],
-      env: {},
+      env: { SCC_RESPONDER_LOCAL_LEDGER: join(dir, 'ledger-allow.sqlite') },
       readStdin: () => '',
       stdout: (t) => void (out += t),
       stderr: () => {},

@@ -50,6 +50,17 @@ variable "service_account_email" {
   }
 }
 
+variable "release_subjects" {
+  description = "Who may run `scc-responder release` in the clusters: Kubernetes subjects ({kind = \"User\" or \"Group\", name = email}) bound to a ClusterRole of its own. Empty (the default): no release role is rendered."
+  type        = list(object({ kind = string, name = string }))
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.release_subjects : contains(["User", "Group"], s.kind) && length(s.name) > 0])
+    error_message = "release_subjects: each needs kind = \"User\" or \"Group\" and a name."
+  }
+}
+
 variable "name" {
   description = "Name of the ClusterRoles and ClusterRoleBindings (the root module passes name_prefix)."
   type        = string
@@ -96,6 +107,14 @@ locals {
     }
   ]
 
+  release_rules = [
+    for key in sort(distinct([for n in local.declared.release.rbac : "${n.apiGroup}|${n.resource}"])) : {
+      apiGroups = [split("|", key)[0]]
+      resources = [split("|", key)[1]]
+      verbs     = sort(distinct(flatten([for n in local.declared.release.rbac : n.verbs if "${n.apiGroup}|${n.resource}" == key])))
+    }
+  ]
+
   labels = {
     "app.kubernetes.io/name"       = "scc-responder"
     "app.kubernetes.io/managed-by" = "terraform"
@@ -134,6 +153,30 @@ locals {
       subjects   = local.subjects
     }),
   ])
+}
+
+locals {
+  # Release is run by people, not the function: its role is bound only to the subjects named for it.
+  release_role_manifest = length(var.release_subjects) == 0 ? "" : join("---\n", [
+    "${local.header}${yamlencode({
+      apiVersion = "rbac.authorization.k8s.io/v1"
+      kind       = "ClusterRole"
+      metadata   = { name = "${var.name}-release", labels = local.labels }
+      rules      = local.release_rules
+    })}",
+    yamlencode({
+      apiVersion = "rbac.authorization.k8s.io/v1"
+      kind       = "ClusterRoleBinding"
+      metadata   = { name = "${var.name}-release", labels = local.labels }
+      roleRef    = { apiGroup = "rbac.authorization.k8s.io", kind = "ClusterRole", name = "${var.name}-release" }
+      subjects   = [for s in var.release_subjects : { apiGroup = "rbac.authorization.k8s.io", kind = s.kind, name = s.name }]
+    }),
+  ])
+}
+
+output "release_role_manifest" {
+  description = "ClusterRole + ClusterRoleBinding (YAML) for `scc-responder release`, bound to release_subjects; empty when none is named."
+  value       = local.release_role_manifest
 }
 
 output "permissions" {
