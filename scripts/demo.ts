@@ -287,14 +287,16 @@ const STATUS_COLOR: Record<string, (o: Out, s: string) => string> = {
   would: (o, s) => o.cyan(s),
   skipped: (o, s) => o.yellow(s),
   failed: (o, s) => o.red(s),
+  partial: (o, s) => o.yellow(s),
+  ineffective: (o, s) => o.red(s),
+  pending: (o, s) => o.yellow(s),
 };
 
 function renderSummary(o: Out, summary: Summary, message: PulledMessage, slack: WebhookRecorder, slackBefore: number): void {
   const d = summary.decision;
   const label = (s: string) => o.bold(s.padEnd(11));
-  o.line(
-    `  ${label('decision')}${inert(d.decision)} · rule ${inert(d.rule ?? '(none: report only)')} · ${d.dryRun ? o.cyan('dry-run') : o.yellow('enforced')}`,
-  );
+  const matched = summary.exception ? `EXCEPTED by ${inert(summary.exception.name)}` : `rule ${inert(d.rule ?? '(none: report only)')}`;
+  o.line(`  ${label('decision')}${inert(d.decision)} · ${matched} · ${d.dryRun ? o.cyan('dry-run') : o.yellow('enforced')}`);
   // The reason adds something only when it is not just "rule X matched" (protected namespace, dropped actions…).
   if (d.reason !== `rule ${d.rule} matched`) o.line(`  ${' '.repeat(11)}${o.dim(inert(d.reason))}`);
   if (summary.actions.length === 0) o.line(`  ${label('actions')}none planned`);
@@ -338,7 +340,7 @@ function renderSummary(o: Out, summary: Summary, message: PulledMessage, slack: 
 function describeWrite(w: { method: string; path: string }): string {
   const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(w.path);
   if (m) return `${w.method} pod ${m[2]}`;
-  if (/networkpolicies$/.test(w.path)) return `${w.method} NetworkPolicy`;
+  if (/networkpolicies(\/[^/]+)?$/.test(w.path)) return `${w.method} NetworkPolicy`;
   const n = /^\/api\/v1\/nodes\/([^/]+)$/.exec(w.path);
   if (n) return `${w.method} node ${n[1]}`;
   return `${w.method} ${w.path}`;
@@ -535,6 +537,7 @@ async function main(argv: string[], o: Out, cleanup: Cleanup): Promise<number> {
   };
 
   let previousEvent = firstEvent;
+  let enforcedRun: { notificationFile: string; policyFile: string } | null = null;
   for (const [index, pass] of flags.passes.entries()) {
     const enforced = pass === 'enforced';
     o.line(o.bold(`▶ Pass ${index + 1} of ${flags.passes.length}: ${enforced ? 'enforced' : 'dry-run'}`));
@@ -545,6 +548,10 @@ async function main(argv: string[], o: Out, cleanup: Cleanup): Promise<number> {
     previousEvent = eventTime;
     const notification = restamped(baseNotification, eventTime);
     currentPlan = makePlan(decodeInput(notification), policy, new Date());
+    if (enforced) {
+      enforcedRun = { notificationFile: join(work, 'finding-enforced.json'), policyFile };
+      writeFileSync(enforcedRun.notificationFile, JSON.stringify(notification));
+    }
     if (enforced) {
       o.line(o.dim(`  ${note}; kill switch off.`));
       o.line(
@@ -631,8 +638,10 @@ async function main(argv: string[], o: Out, cleanup: Cleanup): Promise<number> {
     o.line();
   }
 
-  if (flags.passes.includes('enforced') && workload.pod && workload.namespace) {
+  if (enforcedRun !== null && workload.pod && workload.namespace) {
     renderSandbox(o, kube, workload);
+    await releasePass(o, enforcedRun, baseEnv(enforcedRun.policyFile, false), rest, kube);
+    renderSandbox(o, kube, workload, 'after the release');
   }
 
   o.line(o.bold('▶ Cleaning up'));
@@ -651,8 +660,35 @@ async function main(argv: string[], o: Out, cleanup: Cleanup): Promise<number> {
   return 0;
 }
 
-function renderSandbox(o: Out, kube: FakeKubeApi, w: { namespace: string | null; pod: string | null; node: string | null; replicaSet: string }): void {
-  o.line(o.bold('▶ The sandbox cluster now'));
+/** `scc-responder release --finding …` for the enforced pass, as a person would run it: the CLI itself, on the same ledger and sinks. */
+async function releasePass(o: Out, run: { notificationFile: string; policyFile: string }, env: Record<string, string>, rest: ReturnType<typeof pubsubRest>, kube: FakeKubeApi): Promise<void> {
+  o.line(o.bold('▶ Release: scc-responder release --finding <the enforced finding>'));
+  o.line(o.dim('  Undoes what the responder did for this incident only: its NetworkPolicy, its labels, the cordon. The deleted pod'));
+  o.line(o.dim('  is never touched (the Deployment already replaced it). Recorded in the ledger, summarised to the same sinks.'));
+  const writesBefore = kube.writes().length;
+  const { runCli } = await import('../src/cli.ts');
+  let out = '';
+  let err = '';
+  const code = await o.step(
+    'running scc-responder release',
+    () => runCli({ argv: ['release', '--finding', run.notificationFile, '--policy', run.policyFile], env: { ...env, USER: 'demo' }, readStdin: () => '', stdout: (t) => void (out += t), stderr: (t) => void (err += t) }),
+    (c) => `scc-responder release exited ${c}`,
+  );
+  if (code !== 0 && out === '') throw new DemoError(`release failed: ${inert(err, 400)}`);
+  const summary = JSON.parse(out) as Summary;
+  for (const a of summary.actions) o.line(`  ${o.bold(a.type.padEnd(14))}${a.status === 'failed' ? o.red(a.status) : a.status.padEnd(9)} ${inert(a.reason, 160)}`);
+  const writes = kube.writes().slice(writesBefore);
+  o.line(`  ${o.bold('sandbox'.padEnd(14))}${writes.length} writes: ${writes.map(describeWrite).map((w) => inert(w)).join(', ')}`);
+  const pulled = await until('the release summary', async () => {
+    const got = await rest.pullAll('ops-demo');
+    return got.length > 0 ? got : undefined;
+  }, 20_000).catch(() => []);
+  o.line(`  ${o.bold('ops topic'.padEnd(14))}${pulled.length ? inert((JSON.parse(pulled[pulled.length - 1]!.data) as Summary).headline, 160) : o.yellow('no release summary seen')}`);
+  o.line();
+}
+
+function renderSandbox(o: Out, kube: FakeKubeApi, w: { namespace: string | null; pod: string | null; node: string | null; replicaSet: string }, when = 'now'): void {
+  o.line(o.bold(`▶ The sandbox cluster ${when}`));
   const ns = w.namespace!;
   const pod = kube.state.pods.get(`${ns}/${w.pod}`);
   const label = (s: string) => `  ${o.bold(s.padEnd(14))}`;

@@ -54,7 +54,9 @@ export async function handleInput(input: unknown, deps: PipelineDeps): Promise<P
   const plan = makePlan(decoded, deps.policy, deps.now(), { forceDryRun: deps.forceDryRun === true });
   const ids = { finding: plan.finding.name, messageId: decoded.pubsub?.messageId ?? null };
   if (plan.decision === 'ignore') {
-    log.log('DEBUG', 'scope', 'finding out of scope', { ...ids, reason: plan.reason, shape: decoded.shape });
+    // INFO, not DEBUG: at the default LOG_LEVEL this line is what the findings_ignored and
+    // findings_received metrics count (terraform/monitoring.tf). One short line, no I/O beyond it.
+    log.log('INFO', 'scope', 'finding out of scope', { ...ids, reason: plan.reason, shape: decoded.shape });
     return { status: 'ignored', decoded, plan };
   }
   log.log('NOTICE', 'plan', plan.reason, {

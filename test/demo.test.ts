@@ -142,6 +142,19 @@ d('npm run demo: end to end', () => {
     expect(out).toMatch(/node\s+gke-shop-prod-1-default-pool-3f2a9c1b-x7kq: cordoned \(spec\.unschedulable: true\); taints kept: workload=payments:NoSchedule/);
     expect(out).toMatch(/deleted: terminating/);
     expect(out).toMatch(/other pods\s+2 in payments, untouched/);
+    // It already had an allow policy selecting the pod: isolation detached the pod from it.
+    expect(out).toMatch(/NetworkPolicy payments\/checkout-allow-frontend: .*allows traffic; no longer selects the pod/);
+
+    // Then the release of the enforced pass, and the sandbox back to normal.
+    const [, release] = out.split('▶ Release: ');
+    expect(release).toMatch(/scc-responder release exited 0/);
+    expect(release).toMatch(/label-pod\s+skipped\s+pod payments\/checkout-7c9f8d6b5-q2w8x is terminating: never touched/);
+    expect(release).toMatch(/isolate-pod\s+done\s+deleted NetworkPolicy payments\/scc-isolate-6a7d4f1e2b3c4d5e8f9a0b1c2d3e4f50/);
+    expect(release).toMatch(/cordon-node\s+done\s+uncordoned node gke-shop-prod-1-default-pool-3f2a9c1b-x7kq/);
+    expect(release).toMatch(/ops topic\s+Unexpected Child Shell in .*: quarantine released/);
+    const [, after] = out.split('▶ The sandbox cluster after the release');
+    expect(after).toMatch(/node\s+gke-shop-prod-1-default-pool-3f2a9c1b-x7kq: schedulable; taints kept: workload=payments:NoSchedule/);
+    expect(after).not.toMatch(/scc-isolate-/);
     expect(out).toMatch(/✔ stopped the function, both emulators and the fakes; temp files removed; ports [\d, ]+ closed/);
 
     await expectNothingLeft(out);
