@@ -45,6 +45,7 @@ resource "google_project_service" "host" {
     "firestore.googleapis.com",
     "iam.googleapis.com", # service accounts, custom roles (also those in the cluster projects)
     "logging.googleapis.com",
+    "monitoring.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",

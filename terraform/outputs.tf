@@ -99,3 +99,13 @@ output "evidence_bucket" {
   description = "The evidence bucket (empty: none). deploy.sh --destroy leaves it in place: objects under retention cannot be deleted."
   value       = var.evidence_bucket
 }
+
+output "log_metric_types" {
+  description = "Cloud Monitoring metric type of each log-based metric (README, \"Metrics and alerts\"), for your own charts and alerts."
+  value       = local.log_metric_types
+}
+
+output "dashboard_url" {
+  description = "The responder's Cloud Monitoring dashboard."
+  value       = "https://console.cloud.google.com/monitoring/dashboards/builder/${reverse(split("/", google_monitoring_dashboard.responder.id))[0]}?project=${var.project_id}"
+}

@@ -117,7 +117,7 @@ variable "force_dry_run" {
 }
 
 variable "log_level" {
-  description = "Lowest severity the function logs (LOG_LEVEL)."
+  description = "Lowest severity the function logs (LOG_LEVEL). Above INFO, the findings_ignored metric counts nothing (the out-of-scope line is INFO)."
   type        = string
   default     = "INFO"
 
@@ -341,5 +341,18 @@ variable "retry_maximum_backoff_seconds" {
   validation {
     condition     = var.retry_maximum_backoff_seconds >= 10 && var.retry_maximum_backoff_seconds <= 600
     error_message = "retry_maximum_backoff_seconds must be between 10 and 600."
+  }
+}
+
+# ---------------------------------------------------------------- monitoring
+
+variable "alert_notification_channels" {
+  description = "Cloud Monitoring notification channels (projects/P/notificationChannels/ID) the two alert policies, containment action failed and blast-radius budget exceeded, notify. Empty = the alerts open incidents in the console and notify no one."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.alert_notification_channels : can(regex("^projects/[a-z0-9-]+/notificationChannels/[0-9]+$", c))])
+    error_message = "alert_notification_channels: each entry must be projects/PROJECT/notificationChannels/ID (gcloud beta monitoring channels list prints them)."
   }
 }

@@ -125,13 +125,13 @@ describe('functions-framework server', () => {
     expect(logsFor('plan')[0]).toMatchObject({ rule: 'payments-quarantine' });
   });
 
-  it('acks an out-of-scope finding after one debug line', async () => {
+  it('acks an out-of-scope finding after one INFO line (counted by the findings_ignored metric)', async () => {
     lines.length = 0;
     const n = structuredClone(notificationV1());
     n.finding.category = 'Added Binary Executed';
     const res = await post('/projects/example-sec-ops/topics/scc-findings', pushBody(n));
     expect(res.status).toBe(204);
-    expect(logsFor('scope')).toEqual([expect.objectContaining({ severity: 'DEBUG', reason: expect.stringMatching(/category/) })]);
+    expect(logsFor('scope')).toEqual([expect.objectContaining({ severity: 'INFO', reason: expect.stringMatching(/category/) })]);
     expect(logsFor('plan')).toHaveLength(0);
   });
 

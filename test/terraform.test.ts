@@ -625,6 +625,9 @@ describe('cluster-permissions module (terraform console, offline)', () => {
 
 /** Which API each resource type needs in the host project (Terraform bills every call there). */
 const API_FOR_TYPE: Record<string, string[]> = {
+  google_logging_metric: ['logging.googleapis.com'],
+  google_monitoring_alert_policy: ['monitoring.googleapis.com'],
+  google_monitoring_dashboard: ['monitoring.googleapis.com'],
   google_project_service: ['serviceusage.googleapis.com'],
   google_project_service_identity: ['serviceusage.googleapis.com'],
   google_service_account: ['iam.googleapis.com'],

@@ -10,9 +10,10 @@ import { createRequire } from 'node:module';
 import type * as FirestoreSdk from '@google-cloud/firestore';
 import type { DocumentReference, Transaction } from '@google-cloud/firestore';
 import { evaluateBudget, type BudgetEntry } from '../core/budget.ts';
+import { incidentFromDoc, nextRelease } from '../core/incident-record.ts';
 import { PermanentError, TransientError } from '../core/errors.ts';
 import type { ActionOutcome } from '../core/outcome.ts';
-import { ACTION_ORDER, type ActionType } from '../core/policy.ts';
+import type { ActionType } from '../core/policy.ts';
 import type {
   Budget,
   BudgetDecision,
@@ -100,51 +101,6 @@ export function createFirestore(options: Pick<FirestoreLedgerOptions, 'projectId
   });
 }
 
-// These two are copied in local-ledger.ts (importing either adapter from the other would load
-// its SDK or node:sqlite where it is not wanted); test/ledger-contract.test.ts holds both to the same behaviour.
-
-/** A recorded release is replaced by a later one, except that a dry run never hides a real release. */
-function nextRelease(current: ReleaseRecord | null | undefined, incoming: ReleaseRecord): ReleaseRecord | null {
-  if (incoming.dryRun && current && !current.dryRun) return null;
-  return incoming;
-}
-
-/** The listing's view of a finding document; timestamps as ISO strings. */
-function incidentFromDoc(
-  id: string,
-  doc: {
-    findingName: string | null;
-    eventTime: string | null;
-    state: 'in-progress' | 'completed';
-    attempt: number;
-    outcomes: Partial<Record<ActionType, ActionOutcome>> | undefined;
-    summaryJson: string | null;
-    release?: ReleaseRecord | null;
-  },
-  times: { createdAt: string; updatedAt: string; completedAt: string | null },
-): IncidentRecord {
-  let summary: IncidentRecord['summary'] = null;
-  if (typeof doc.summaryJson === 'string') {
-    try {
-      const parsed = JSON.parse(doc.summaryJson) as Summary;
-      summary = { headline: parsed.headline, outcome: parsed.outcome, target: parsed.target };
-    } catch {
-      summary = null;
-    }
-  }
-  const outcomes = ACTION_ORDER.map((type) => doc.outcomes?.[type]).filter((o): o is ActionOutcome => o !== undefined);
-  return {
-    id,
-    findingName: doc.findingName,
-    eventTime: doc.eventTime,
-    state: doc.state,
-    attempt: doc.attempt,
-    outcomes,
-    summary,
-    release: doc.release ?? null,
-    ...times,
-  };
-}
 
 export class FirestoreLedger implements Ledger, Budget, IncidentStore {
   readonly db: Firestore;

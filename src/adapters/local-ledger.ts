@@ -33,9 +33,10 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type * as SqliteModule from 'node:sqlite';
 import { evaluateBudget, type BudgetEntry } from '../core/budget.ts';
+import { incidentFromDoc as incidentFromStoredDoc, nextRelease } from '../core/incident-record.ts';
 import { PermanentError, TransientError } from '../core/errors.ts';
 import type { ActionOutcome } from '../core/outcome.ts';
-import { ACTION_ORDER, type ActionType } from '../core/policy.ts';
+import type { ActionType } from '../core/policy.ts';
 import type {
   Budget,
   BudgetDecision,
@@ -182,40 +183,6 @@ function prepareFile(path: string): void {
   }
 }
 
-// Copied from firestore-ledger.ts (importing it would load the Firestore SDK into the CLI);
-// test/ledger-contract.test.ts holds both stores to the same behaviour.
-
-/** A recorded release is replaced by a later one, except that a dry run never hides a real release. */
-function nextRelease(current: ReleaseRecord | null | undefined, incoming: ReleaseRecord): ReleaseRecord | null {
-  if (incoming.dryRun && current && !current.dryRun) return null;
-  return incoming;
-}
-
-function incidentFromDoc(id: string, doc: LedgerDoc): IncidentRecord {
-  let summary: IncidentRecord['summary'] = null;
-  if (typeof doc.summaryJson === 'string') {
-    try {
-      const parsed = JSON.parse(doc.summaryJson) as Summary;
-      summary = { headline: parsed.headline, outcome: parsed.outcome, target: parsed.target };
-    } catch {
-      summary = null;
-    }
-  }
-  const outcomes = ACTION_ORDER.map((type) => doc.outcomes?.[type]).filter((o): o is ActionOutcome => o !== undefined);
-  return {
-    id,
-    findingName: doc.findingName,
-    eventTime: doc.eventTime,
-    state: doc.state,
-    attempt: doc.attempt,
-    outcomes,
-    summary,
-    release: doc.release ?? null,
-    createdAt: doc.createdAt,
-    updatedAt: doc.updatedAt,
-    completedAt: doc.completedAt,
-  };
-}
 
 export class LocalLedger implements Ledger, Budget, IncidentStore {
   readonly path: string;
@@ -471,7 +438,7 @@ export class LocalLedger implements Ledger, Budget, IncidentStore {
       } catch (error) {
         throw new PermanentError(`local ledger: document ${row.id} in ${this.path} is not valid JSON`, { cause: error });
       }
-      return incidentFromDoc(row.id.slice(2), doc);
+      return incidentFromStoredDoc(row.id.slice(2), doc, { createdAt: doc.createdAt, updatedAt: doc.updatedAt, completedAt: doc.completedAt });
     });
   }
 

@@ -1,0 +1,50 @@
+// What both ledger stores (Firestore, the local one) make of a finding document
+// for `incidents` and `release`. Pure, so neither adapter loads the other's SDK;
+// test/ledger-contract.test.ts holds both stores to the same behaviour.
+import type { ActionOutcome } from './outcome.ts';
+import { ACTION_ORDER, type ActionType } from './policy.ts';
+import type { IncidentRecord, ReleaseRecord } from './ports.ts';
+import type { Summary } from './summary.ts';
+
+/** A recorded release is replaced by a later one, except that a dry run never hides a real release. */
+export function nextRelease(current: ReleaseRecord | null | undefined, incoming: ReleaseRecord): ReleaseRecord | null {
+  if (incoming.dryRun && current && !current.dryRun) return null;
+  return incoming;
+}
+
+/** The listing's view of a finding document; timestamps as ISO strings. */
+export function incidentFromDoc(
+  id: string,
+  doc: {
+    findingName: string | null;
+    eventTime: string | null;
+    state: 'in-progress' | 'completed';
+    attempt: number;
+    outcomes: Partial<Record<ActionType, ActionOutcome>> | undefined;
+    summaryJson: string | null;
+    release?: ReleaseRecord | null;
+  },
+  times: { createdAt: string; updatedAt: string; completedAt: string | null },
+): IncidentRecord {
+  let summary: IncidentRecord['summary'] = null;
+  if (typeof doc.summaryJson === 'string') {
+    try {
+      const parsed = JSON.parse(doc.summaryJson) as Summary;
+      summary = { headline: parsed.headline, outcome: parsed.outcome, target: parsed.target };
+    } catch {
+      summary = null;
+    }
+  }
+  const outcomes = ACTION_ORDER.map((type) => doc.outcomes?.[type]).filter((o): o is ActionOutcome => o !== undefined);
+  return {
+    id,
+    findingName: doc.findingName,
+    eventTime: doc.eventTime,
+    state: doc.state,
+    attempt: doc.attempt,
+    outcomes,
+    summary,
+    release: doc.release ?? null,
+    ...times,
+  };
+}
