@@ -167,48 +167,79 @@ export async function runRelease(kube: KubeApi, policy: Policy, request: Release
     const ours = policies.find((p) => p.metadata.name === name);
     const foreignOurName = ours !== undefined && !ownPolicy(ours, incident);
     const excludedFrom = policies.filter((p) => (p.metadata.annotations?.[EXCLUDED_INCIDENTS_ANNOTATION] ?? '').split(',').includes(incident.id));
-    const restore = live(pod) ? detachedLabels(pod) : {};
-    const podHasLabel = live(pod) && pod.metadata.labels?.[INCIDENT_LABEL] === incident.id;
+    // The pod's part is this incident's only while the pod carries this incident's label: under another
+    // incident's (a later finding that found the pod isolated already), the detached labels are that
+    // incident's too, and putting them back would undo its isolation.
+    const carried = live(pod) ? pod.metadata.labels?.[INCIDENT_LABEL] : undefined;
+    const podHasLabel = carried === incident.id;
+    const restore = podHasLabel ? detachedLabels(pod!) : {};
     // Put back only what is missing: a label someone set since is theirs now.
     const toRestore = Object.fromEntries(Object.entries(restore).filter(([k]) => !Object.hasOwn(pod?.metadata.labels ?? {}, k)));
     const restored = Object.keys(toRestore).length > 0 ? ` (labels ${Object.keys(toRestore).join(', ')} put back)` : '';
-    const work: { intent: string; done: string }[] = [];
-    if (podHasLabel || restored !== '') {
-      work.push({ intent: `restore pod ${podRef}${restored} and remove ${INCIDENT_LABEL}`, done: `restored pod ${podRef}${restored}, removed ${INCIDENT_LABEL}` });
+    const work: { intent: string; done: string; run: () => Promise<void> }[] = [];
+    if (podHasLabel) {
+      work.push({
+        intent: `restore pod ${podRef}${restored} and remove ${INCIDENT_LABEL}`,
+        done: `restored pod ${podRef}${restored}, removed ${INCIDENT_LABEL}`,
+        run: async () => {
+          await kube.patchPodMetadata(pod!.metadata.namespace!, pod!.metadata.name!, pod!.metadata.uid!, {
+            labels: { ...toRestore, [INCIDENT_LABEL]: null },
+            annotations: { [DETACHED_LABELS_ANNOTATION]: null },
+          });
+        },
+      });
     }
-    if (ours !== undefined && !foreignOurName) work.push({ intent: `delete NetworkPolicy ${namespace}/${name}`, done: `deleted NetworkPolicy ${namespace}/${name}` });
+    if (ours !== undefined && !foreignOurName) {
+      work.push({
+        intent: `delete NetworkPolicy ${namespace}/${name}`,
+        done: `deleted NetworkPolicy ${namespace}/${name}`,
+        run: () =>
+          kube.deleteNetworkPolicy(namespace, name, ours.metadata.uid!).catch((error: unknown) => {
+            // Already gone is released.
+            if (!(error instanceof KubeApiError && error.status === 404)) throw error;
+          }),
+      });
+    }
     for (const p of excludedFrom) {
-      work.push({ intent: `take the exclusion out of NetworkPolicy ${namespace}/${p.metadata.name}`, done: `took the exclusion out of NetworkPolicy ${namespace}/${p.metadata.name}` });
+      work.push({
+        intent: `take the exclusion out of NetworkPolicy ${namespace}/${p.metadata.name}`,
+        done: `took the exclusion out of NetworkPolicy ${namespace}/${p.metadata.name}`,
+        run: async () => {
+          const kept = (p.spec.podSelector.matchExpressions ?? []).filter(
+            (r) => !(r.key === INCIDENT_LABEL && r.operator === 'NotIn' && (r.values ?? []).length === 1 && r.values![0] === incident.id),
+          );
+          const others = (p.metadata.annotations?.[EXCLUDED_INCIDENTS_ANNOTATION] ?? '').split(',').filter((x) => x !== '' && x !== incident.id);
+          await kube.patchNetworkPolicySelector(namespace, p.metadata.name!, p.metadata.resourceVersion ?? '', kept, {
+            [EXCLUDED_INCIDENTS_ANNOTATION]: others.length > 0 ? others.join(',') : null,
+          });
+        },
+      });
     }
-    const notes = foreignOurName ? `; NetworkPolicy ${name} was not created by this responder for this incident: left alone` : '';
+    const notes = [
+      foreignOurName ? `NetworkPolicy ${name} was not created by this responder for this incident: left alone` : null,
+      carried !== undefined && !podHasLabel ? `pod ${podRef} is isolated under incident ${JSON.stringify(carried.slice(0, 64))}: left as it is (release that incident to undo it)` : null,
+    ]
+      .filter((n) => n !== null)
+      .map((n) => `; ${n}`)
+      .join('');
     if (work.length === 0) {
       if (!live(pod) && pod !== null) return { ...podGone(type), reason: `${podGone(type).reason}; no isolation object of this incident left${notes}` };
       return { type, status: 'already', reason: `nothing of this incident's isolation is left in ${namespace}${notes}` };
     }
-    return step(type, dryRun, `${work.map((w) => w.intent).join('; ')}${notes}`, async () => {
-      if (live(pod) && (podHasLabel || Object.keys(toRestore).length > 0)) {
-        await kube.patchPodMetadata(pod.metadata.namespace!, pod.metadata.name!, pod.metadata.uid!, {
-          labels: { ...toRestore, ...(podHasLabel ? { [INCIDENT_LABEL]: null } : {}) },
-          annotations: { [DETACHED_LABELS_ANNOTATION]: null },
-        });
+    if (dryRun) return { type, status: 'would', reason: `would ${work.map((w) => w.intent).join('; ')}${notes}` };
+    // One write after another; a failure says what was already undone, never only that it failed.
+    const done: string[] = [];
+    for (const w of work) {
+      try {
+        await w.run();
+        done.push(w.done);
+      } catch (error) {
+        if (!(error instanceof KubeApiError)) throw error;
+        const before = done.length > 0 ? `${done.join('; ')}; then ` : '';
+        return { type, status: 'failed', reason: `${before}${w.intent}: ${describeKubeError(error)}${notes}`, details: { httpStatus: error.status } };
       }
-      if (ours !== undefined && !foreignOurName) {
-        await kube.deleteNetworkPolicy(namespace, name, ours.metadata.uid!).catch((error: unknown) => {
-          // Already gone is released.
-          if (!(error instanceof KubeApiError && error.status === 404)) throw error;
-        });
-      }
-      for (const p of excludedFrom) {
-        const kept = (p.spec.podSelector.matchExpressions ?? []).filter(
-          (r) => !(r.key === INCIDENT_LABEL && r.operator === 'NotIn' && (r.values ?? []).length === 1 && r.values![0] === incident.id),
-        );
-        const others = (p.metadata.annotations?.[EXCLUDED_INCIDENTS_ANNOTATION] ?? '').split(',').filter((s) => s !== '' && s !== incident.id);
-        await kube.patchNetworkPolicySelector(namespace, p.metadata.name!, p.metadata.resourceVersion ?? '', kept, {
-          [EXCLUDED_INCIDENTS_ANNOTATION]: others.length > 0 ? others.join(',') : null,
-        });
-      }
-      return `${work.map((w) => w.done).join('; ')}${notes}`;
-    });
+    }
+    return { type, status: 'done', reason: `${done.join('; ')}${notes}` };
   }
 
   async function releaseCordon(): Promise<Step> {

@@ -7,6 +7,7 @@ import { EXCLUDED_INCIDENTS_ANNOTATION, networkPolicyName } from '../../src/acti
 import { runRelease, type ReleaseRequest } from '../../src/actions/release.ts';
 import { createKubeApi, kubeConfigFromFile } from '../../src/adapters/kubernetes.ts';
 import { NODE, NS, POD } from '../support/kube-seed.ts';
+import { selectorMatches } from '../fakes/kube-api-server.ts';
 import { harnessPerTest, NOW, statuses, type Harness } from './harness.ts';
 
 const FINDING_ID = '6a7d4f1e2b3c4d5e8f9a0b1c2d3e4f50';
@@ -135,4 +136,29 @@ describe('release', () => {
     await release(h);
     expect(livePod(h).metadata.labels).toEqual({ app: 'checkout', 'pod-template-hash': '7c9f8d6b5', tier: 'payments' });
   });
+
+  it('releasing a second finding that found the pod isolated already leaves the first incident\'s isolation in force', async () => {
+    const h = await setup({ actions: ['isolate-pod'], seed: (s) => void (s.networkPolicies = [allowPolicy('checkout', { matchLabels: { app: 'checkout' } })]) });
+    expect(statuses(await h.contain())).toEqual({ 'isolate-pod': 'done' });
+    const second = { ...h.plan, finding: { ...h.plan.finding, id: 'f2222222222222222222222222222222', name: h.plan.finding.name!.replace(FINDING_ID, 'f2222222222222222222222222222222') } };
+    expect(statuses(await h.contain({ plan: second }))).toEqual({ 'isolate-pod': 'already' });
+    const result = await release(h, { incident: incidentFor(second) });
+    expect(result.outcomes[1]).toMatchObject({ status: 'already', reason: expect.stringMatching(new RegExp(`isolated under incident "${FINDING_ID}": left as it is`)) });
+    const pod = livePod(h).metadata;
+    expect(pod.labels[INCIDENT_LABEL]).toBe(FINDING_ID);
+    expect(pod.labels.app).toBeUndefined();
+    expect(pod.annotations['scc-responder.dev/detached-labels']).toBeDefined();
+    // By the fake's own evaluation, the allow policy still does not select the pod.
+    expect(selectorMatches(h.fake.state.networkPolicies.get(`${NS}/checkout`)!.spec.podSelector, pod.labels)).toBe(false);
+  });
+
+  it('a write that fails half-way through the isolation release says what was already undone', async () => {
+    const h = await setup({ actions: ['isolate-pod'], seed: (s) => void (s.networkPolicies = [allowPolicy('checkout', { matchLabels: { app: 'checkout' } })]) });
+    await h.contain();
+    h.fake.state.faults.push({ method: 'DELETE', path: /\/networkpolicies\//, status: 500, reason: 'InternalError', message: 'etcd timeout' });
+    const result = await release(h);
+    expect(result.outcomes[1]).toMatchObject({ status: 'failed' });
+    expect(result.outcomes[1]!.reason).toMatch(/^restored pod .* \(labels app put back\), removed scc-responder.dev\/incident; then delete NetworkPolicy .*: HTTP 500/);
+  });
 });
+
