@@ -5,7 +5,7 @@ import { decodeInput, DecodeError, type DecodedInput } from './core/envelope.ts'
 import { isTransient, TransientError } from './core/errors.ts';
 import { plan as makePlan, type Plan } from './core/plan.ts';
 import type { ActionType, Policy } from './core/policy.ts';
-import type { ActionOutcome } from './core/outcome.ts';
+import { wroteToCluster, type ActionOutcome } from './core/outcome.ts';
 import type { ClusterResponder, ContainmentResult, EvidenceGatherer, EvidenceReport, StepLogger } from './core/ports.ts';
 import { buildSummary, findingKey, type Summary } from './core/summary.ts';
 import { deliverSummary, openLedgerSession, refundUnusedBudget, reserveBudget, type LedgerSession, type ReportDeps } from './report.ts';
@@ -184,9 +184,6 @@ export async function handleInput(input: unknown, deps: PipelineDeps): Promise<P
 
 const DEFAULT_TIMEOUT_MS = 120_000;
 
-/** Statuses that say this delivery changed (or tried and failed to change) the cluster. */
-const WROTE = new Set<ActionOutcome['status']>(['done', 'partial', 'ineffective', 'failed']);
-
 type Round = { kind: 'final' } | { kind: 'silent-retry' | 'report-and-retry'; pending: ActionType[] };
 
 /**
@@ -199,7 +196,7 @@ type Round = { kind: 'final' } | { kind: 'silent-retry' | 'report-and-retry'; pe
 function decideRound(outcomes: readonly ActionOutcome[], session: LedgerSession, maxRounds: number): Round {
   const pending = outcomes.filter((o) => o.status === 'pending').map((o) => o.type);
   if (pending.length === 0) return { kind: 'final' };
-  const wrote = outcomes.some((o) => WROTE.has(o.status));
+  const wrote = outcomes.some(wroteToCluster);
   const roundsLeft = session.counted && session.lost === null && session.attempt < maxRounds;
   if (!wrote && (roundsLeft || !session.counted)) return { kind: 'silent-retry', pending };
   if (wrote && roundsLeft) return { kind: 'report-and-retry', pending };

@@ -81,6 +81,17 @@ describe('no ledger', () => {
     expect(w.summaries[0]!.actions[2]!.reason).toMatch(/^not retried: without a ledger, retries cannot be counted; last error: delete pod: HTTP 500/);
   });
 
+  it('a pending action that wrote part of itself counts as a write: reported now, not a silent retry', async () => {
+    const w = world({
+      contain: async () => ({
+        outcomes: [{ type: 'isolate-pod', status: 'pending', reason: 'created NetworkPolicy p; then label pod: HTTP 503 (retried on redelivery)', details: { wrote: true } }],
+      }),
+    });
+    await handleInput(notificationV1(), w.deps);
+    expect(w.summaries).toHaveLength(1);
+    expect(w.summaries[0]!.actions[0]).toMatchObject({ status: 'failed', reason: expect.stringMatching(/^not retried: .*last error: created NetworkPolicy p; then label pod/) });
+  });
+
   it('a transient failure before any write: redelivered, nothing reported yet', async () => {
     const w = world({ contain: async () => Promise.reject(new TransientError('preflight: HTTP 503')) });
     await expect(handleInput(notificationV1(), w.deps)).rejects.toBeInstanceOf(TransientError);

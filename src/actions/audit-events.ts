@@ -3,7 +3,7 @@
 // wrote (or tried to), on the pod, or on the node for cordon-node. Written after
 // the read-back, so an event says what is really in force. Best effort: a
 // failed or slow event never blocks, delays or fails containment.
-import type { ActionOutcome } from '../core/outcome.ts';
+import { wroteToCluster, type ActionOutcome } from '../core/outcome.ts';
 import { truncate } from '../core/summary.ts';
 import { FINDING_ANNOTATION, INCIDENT_LABEL, type Incident } from './action.ts';
 import { describeKubeError } from './errors.ts';
@@ -19,9 +19,6 @@ const COMPONENT = 'scc-responder';
 /** kube-apiserver's limit for an Event message (events.k8s.io); core/v1 is kept to it too. */
 const MAX_MESSAGE = 1024;
 
-/** Statuses that changed, or tried to change, the cluster: the ones worth an audit trail. */
-const WROTE = new Set<ActionOutcome['status']>(['done', 'partial', 'ineffective', 'failed']);
-
 function reasonFor(outcome: ActionOutcome): string {
   const verbs: Record<ActionOutcome['type'], string> = {
     'label-pod': 'QuarantineLabelled',
@@ -34,6 +31,7 @@ function reasonFor(outcome: ActionOutcome): string {
   const verb = verbs[outcome.type];
   if (outcome.status === 'done') return `SccResponder${verb}`;
   if (outcome.status === 'partial') return `SccResponderPartially${verb}`;
+  if (outcome.status === 'pending') return `SccResponder${verb}Pending`;
   return `SccResponder${verb}${outcome.status === 'ineffective' ? 'Ineffective' : 'Failed'}`;
 }
 
@@ -51,7 +49,8 @@ export function auditEvent(
   now: Date,
   kind: 'action' | 'release' = 'action',
 ): { namespace: string; event: KubeEvent } | null {
-  if (!WROTE.has(outcome.status)) return null;
+  // Only what changed, or tried to change, the cluster is worth an audit trail.
+  if (!wroteToCluster(outcome)) return null;
   const onNode = outcome.type === 'cordon-node';
   const pod = target.pod;
   if (!onNode && pod === null) return null;

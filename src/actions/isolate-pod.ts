@@ -19,8 +19,8 @@
 import type { ActionContext, AppliedOutcome, ClusterAction, Inspection } from './action.ts';
 import { ANNOTATION_PREFIX, FINDING_ANNOTATION, INCIDENT_LABEL, podRef } from './action.ts';
 import { AUDIT_EVENTS_RBAC } from './audit-events.ts';
-import { describeKubeError, permanentOrThrow } from './errors.ts';
-import type { ClusterFacts, KubeApi, LabelSelectorRequirement, NetworkPolicy, Pod } from './kube-api.ts';
+import { classifyKubeError, describeKubeError, permanentOrThrow } from './errors.ts';
+import { KubeApiError, type ClusterFacts, type KubeApi, type LabelSelectorRequirement, type NetworkPolicy, type Pod } from './kube-api.ts';
 import { admittingPolicies, describeAdmitting, planDetach, type AdmittingPolicy } from './network-policy.ts';
 
 export const POLICY_POD_ANNOTATION = `${ANNOTATION_PREFIX}/pod`;
@@ -248,10 +248,18 @@ export const isolatePod: ClusterAction = {
       return { status: 'failed', reason: `NetworkPolicy ${p.policyName} already exists and is not this responder's deny-all for this pod (${p.existing.foreign}): not trusted as isolation`, details };
     }
     let wrote = false;
+    const written: string[] = [];
+    // A fault that can heal, after something was written: pending (retried), with what landed said and
+    // marked, so the delivery reports it now instead of retrying silently behind it.
+    const pendingAfterWrites = (error: unknown, what: string): AppliedOutcome | null => {
+      if (written.length === 0 || !(error instanceof KubeApiError) || classifyKubeError(error) !== 'transient') return null;
+      return { status: 'pending', reason: `${written.join('; ')}; then ${what}: ${describeKubeError(error)} (retried on redelivery)`, details: { ...details, wrote: true } };
+    };
     if (p.existing === 'none') {
       try {
         await ctx.kube.createNetworkPolicy(pod.metadata.namespace!, isolationPolicy(ctx, p.incidentId));
         wrote = true;
+        written.push(`created NetworkPolicy ${p.policyName}`);
       } catch (error) {
         const e = permanentOrThrow(error, 'create NetworkPolicy');
         if (e.status !== 409) return { status: 'failed', reason: `create NetworkPolicy ${p.policyName}: ${describeKubeError(e)}`, details: { ...details, httpStatus: e.status } };
@@ -268,7 +276,10 @@ export const isolatePod: ClusterAction = {
           [EXCLUDED_INCIDENTS_ANNOTATION]: ex.annotation,
         });
         wrote = true;
+        written.push(`excluded the pod from NetworkPolicy ${ex.name}`);
       } catch (error) {
+        const pending = pendingAfterWrites(error, `exclude the pod from NetworkPolicy ${ex.name}`);
+        if (pending) return pending;
         const e = permanentOrThrow(error, `exclude pod from NetworkPolicy ${ex.name}`);
         // Gone (404) no longer admits anything; changed since read (409) or refused: still admits.
         if (e.status !== 404) notExcluded.push(`${ex.name} (${describeKubeError(e)})`);
@@ -286,6 +297,8 @@ export const isolatePod: ClusterAction = {
         });
         wrote = true;
       } catch (error) {
+        const pending = pendingAfterWrites(error, `label pod ${podRef(pod)} for isolation`);
+        if (pending) return pending;
         const e = permanentOrThrow(error, 'label pod for isolation');
         const why =
           e.status === 409 || (e.status === 422 && /metadata\.uid/.test(e.message))

@@ -19,9 +19,17 @@ export interface ActionOutcome {
   reason: string;
   /** Checks run for this action (dry-run reports them too). */
   checks?: string[];
-  /** Small structured facts: object names, HTTP status, PDB name. Never secrets. */
+  /**
+   * Small structured facts: object names, HTTP status, PDB name. Never secrets. `wrote: true` on a
+   * `pending` outcome: part of the action landed before the fault (reported now, not hidden by the retry).
+   */
   details?: Record<string, string | number | boolean | null>;
   durationMs?: number;
+}
+
+/** Whether the action changed, or tried and failed to change, the cluster in this delivery. */
+export function wroteToCluster(o: ActionOutcome): boolean {
+  return o.status === 'done' || o.status === 'partial' || o.status === 'ineffective' || o.status === 'failed' || o.details?.wrote === true;
 }
 
 /** Statuses that mean the action's effect is in force on the cluster. */

@@ -166,6 +166,19 @@ describe('isolate-pod: other NetworkPolicies in the namespace (they are additive
   });
 });
 
+describe('isolate-pod: a fault that can heal after part of it landed', () => {
+  it('the pod label answered 503 after the NetworkPolicy was created: pending, saying what landed, marked as written', async () => {
+    const h = await setup({ actions: ['isolate-pod'] });
+    h.fake.state.faults.push({ method: 'PATCH', path: /\/pods\//, status: 503, reason: 'ServiceUnavailable', times: Infinity });
+    const result = await h.contain();
+    expect(result.outcomes[0]).toMatchObject({ status: 'pending', details: { wrote: true, networkPolicy: OUR_POLICY } });
+    expect(result.outcomes[0]!.reason).toMatch(new RegExp(`^created NetworkPolicy ${OUR_POLICY}; then label pod .* for isolation: HTTP 503`));
+    expect(h.fake.state.networkPolicies.has(`${NS}/${OUR_POLICY}`)).toBe(true);
+    // The audit trail has it too.
+    expect(h.fake.eventWrites().map((w) => (w.body as any).reason)).toEqual(['SccResponderIsolatedPending']);
+  });
+});
+
 describe('isolate-pod: where NetworkPolicy does nothing', () => {
   it('enforcement off → ineffective, loudly; the policy is still created (it works once enforcement is on), nothing detached', async () => {
     const h = await setup({ actions: ['isolate-pod'], enforcement: 'not-enforced', seed: (s) => void (s.networkPolicies = [allowPolicy('checkout', { matchLabels: { app: 'checkout' } })]) });
