@@ -38,6 +38,18 @@ describe('redactArgs: each credential form, the rest kept readable', () => {
     ],
     ['mysql -p<value>, -P is the port', ['mysql', '-h', 'db', '-P3306', '-uroot', '-pS3cret', 'orders'], ['mysql', '-h', 'db', '-P3306', '-uroot', '-p<redacted>', 'orders']],
     ['mysql -p alone prompts: the next arg is the database', ['/usr/bin/mysqldump', '-p', 'orders'], ['/usr/bin/mysqldump', '-p', 'orders']],
+    // Found by red-teaming: a tool's rules end with its command; quoted flags; an empty `--x=`.
+    [
+      'a shell separator ends the mysql rules: the next command\'s --password is secret again',
+      ['sh', '-c', 'mysql -uroot -pS3cret db; docker login --password Hunt3rSecret && echo ok'],
+      ['sh', '-c', 'mysql -uroot -p<redacted> db; docker login --password <redacted> && echo ok'],
+    ],
+    ['a quoted secret flag inside a script', ['sh', '-c', "./x '--token' 'Hunt3rSecret'"], ['sh', '-c', "./x '--token' '<redacted>'"]],
+    ['--password= with the value in the next arg', ['x', '--password=', 'Hunt3rSecret'], ['x', '--password=', '<redacted>']],
+    ['docker login -p (docker run -p is a port)', ['sh', '-c', 'docker login -u ci -p Hunt3rSecret r.example && docker run -p 8080:80 app'], ['sh', '-c', 'docker login -u ci -p <redacted> r.example && docker run -p 8080:80 app']],
+    ['curl -b cookie string', ['curl', '-b', 'sid=Hunt3rSecret', 'https://x'], ['curl', '-b', '<redacted>', 'https://x']],
+    ['keytool store and key passwords', ['keytool', '-importkeystore', '-storepass', 'Hunt3rSecret', '-keypass', 'Hunt4rSecret'], ['keytool', '-importkeystore', '-storepass', '<redacted>', '-keypass', '<redacted>']],
+    ['zip -P, 7z -p<value>, openssl -k / -pass', ['sh', '-c', 'zip -P Hunt3rSecret o.zip f; 7z a -pHunt4rSecret o.7z f; openssl enc -k Hunt5rSecret -pass pass:Hunt6rSecret'], ['sh', '-c', 'zip -P <redacted> o.zip f; 7z a -p<redacted> o.7z f; openssl enc -k <redacted> -pass <redacted>']],
     ['-p<value> means nothing for other tools', ['db-client', '-pS3cret'], ['db-client', '-pS3cret']],
     [
       'a tool named inside a script is that script\'s, not the argv\'s',

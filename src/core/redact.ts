@@ -314,13 +314,15 @@ function maskUserPass(word: string, state: SequenceState): string {
 // ---------------------------------------------------------------------------
 // Tools whose secrets are short flags.
 
-type Tool = 'mysql' | 'sshpass' | 'redis' | 'mongo' | 'curl';
+type Tool = 'mysql' | 'sshpass' | 'redis' | 'mongo' | 'curl' | 'docker' | 'docker-login' | 'keytool' | 'zip' | 'openssl';
 const TOOLS: Record<string, Tool> = {
   mysql: 'mysql', mysqldump: 'mysql', mysqladmin: 'mysql', mysqlcheck: 'mysql', mysqlimport: 'mysql',
   mysqlshow: 'mysql', mysqlpump: 'mysql', mysqlsh: 'mysql', mysqlslap: 'mysql', mariadb: 'mysql',
   'mariadb-dump': 'mysql', 'mariadb-admin': 'mysql', 'mariadb-check': 'mysql', 'mariadb-import': 'mysql',
   'mariadb-show': 'mysql', sshpass: 'sshpass', 'redis-cli': 'redis', mongo: 'mongo', mongosh: 'mongo',
   mongodump: 'mongo', mongorestore: 'mongo', mongoexport: 'mongo', mongoimport: 'mongo', curl: 'curl',
+  docker: 'docker', podman: 'docker', nerdctl: 'docker', keytool: 'keytool', zip: 'zip', unzip: 'zip', '7z': 'zip',
+  openssl: 'openssl',
 };
 
 function toolOf(word: string | null | undefined): Tool | null {
@@ -344,7 +346,23 @@ function toolRule(tool: Tool, word: string, state: SequenceState): string | null
       return word === '-a' ? pendingValue(word, state) : null;
     case 'mongo':
       return word === '-p' ? pendingValue(word, state) : null;
+    case 'docker':
+      // `docker login -p X`; elsewhere (`docker run -p 8080:80`) -p is a port.
+      if (word === 'login') state.tool = 'docker-login';
+      return null;
+    case 'docker-login':
+      return word === '-p' ? pendingValue(word, state) : null;
+    case 'keytool':
+      return /^-(src|dest)?(store|key)pass$|^-new$/.test(word) ? pendingValue(word, state) : null;
+    case 'zip':
+      if (word === '-P') return pendingValue(word, state);
+      return /^-p./s.test(word) && word.slice(2) !== REDACTED ? `-p${REDACTED}` : null; // 7z -pSECRET
+    case 'openssl':
+      // -k SECRET, -pass pass:SECRET (env:/file: forms only name a source; hiding them costs nothing).
+      return word === '-k' || word === '-pass' || word === '-passin' || word === '-passout' ? pendingValue(word, state) : null;
     case 'curl': {
+      // -b/--cookie: a cookie string (or a cookie file, harmless to hide).
+      if (word === '-b' || word === '--cookie') return pendingValue(word, state);
       if (word === '-u' || word === '--user' || word === '-U' || word === '--proxy-user') {
         state.pending = { kind: 'userpass' };
         return word;
@@ -403,10 +421,17 @@ function redactWord(word: string, state: SequenceState, c: Compiled): string {
     if (own !== null) return own;
   }
   const { text, pending: next } = redactKeyValues(redactUrlUserinfo(word), c);
+  // A flag in quotes inside a script (`sh -c "x '--token' 's'"`) is still that flag; so is
+  // `--password=` with its value in the next word.
+  const flag = text.replace(/^["']+|["']+$/g, '').replace(/=$/, '');
   if (next) state.pending = next;
-  else if (BARE_FLAG.test(text) && secretName(text, c)) state.pending = { kind: 'value' };
+  else if (BARE_FLAG.test(flag) && secretName(flag, c)) state.pending = { kind: 'value' };
+  // A shell separator ends the command: the next one's flags are its own, not this tool's.
+  if (SHELL_SEPARATOR.test(word)) state.tool = null;
   return text;
 }
+
+const SHELL_SEPARATOR = /(^(\|\||&&|\||;)$)|;["']?$/;
 
 /** Words separated by whitespace; a line break starts over (each `ps` line is its own process). */
 function redactWords(text: string, state: SequenceState, c: Compiled): string {
