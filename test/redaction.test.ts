@@ -41,8 +41,8 @@ describe('redactArgs: each credential form, the rest kept readable', () => {
     // Found by red-teaming: a tool's rules end with its command; quoted flags; an empty `--x=`.
     [
       'a shell separator ends the mysql rules: the next command\'s --password is secret again',
-      ['sh', '-c', 'mysql -uroot -pS3cret db; docker login --password Hunt3rSecret && echo ok'],
-      ['sh', '-c', 'mysql -uroot -p<redacted> db; docker login --password <redacted> && echo ok'],
+      ['sh', '-c', 'mysql -uroot -pS3cret db; ./deploy --password Hunt3rSecret && echo ok'],
+      ['sh', '-c', 'mysql -uroot -p<redacted> db; ./deploy --password <redacted> && echo ok'],
     ],
     ['a quoted secret flag inside a script', ['sh', '-c', "./x '--token' 'Hunt3rSecret'"], ['sh', '-c', "./x '--token' '<redacted>'"]],
     ['--password= with the value in the next arg', ['x', '--password=', 'Hunt3rSecret'], ['x', '--password=', '<redacted>']],
