@@ -7,7 +7,7 @@ import { parsePolicy } from '../src/core/policy.ts';
 import type { StepLogger, SummarySink } from '../src/core/ports.ts';
 import type { Summary } from '../src/core/summary.ts';
 import { handleInput } from '../src/pipeline.ts';
-import { deliverSummary, reportingSinks, type LedgerSession } from '../src/report.ts';
+import { deliverSummary, noLedgerSession, reportingSinks } from '../src/report.ts';
 import { notificationV1 } from './support/fixtures.ts';
 import { summaryFor } from './support/summaries.ts';
 
@@ -67,23 +67,6 @@ const recordingSink = (name: string, got: string[]): SummarySink => ({
   },
 });
 
-function session(): LedgerSession {
-  return {
-    duplicate: false,
-    attempt: 1,
-    counted: false,
-    previous: new Map(),
-    summary: null,
-    deliveries: {},
-    unsafe: null,
-    lost: null,
-    recordOutcomes: async () => {},
-    recordSummary: async () => {},
-    recordDelivery: async () => {},
-    complete: async () => {},
-    release: async () => {},
-  };
-}
 
 describe('sinks for an excepted finding', () => {
   const excepting = (settings: string) =>
@@ -98,7 +81,7 @@ ${settings}`);
     const logged: string[] = [];
     const log: StepLogger = { log: (_severity, step, message) => logged.push(`${step}:${message}`) };
     const all = ['pubsub', 'slack', 'chat'].map((n) => recordingSink(n, sinks));
-    await deliverSummary(summary, session(), { now: () => new Date('2026-11-20T14:03:40Z'), log, summarySinks: async () => all }, {});
+    await deliverSummary(summary, noLedgerSession('', { unsafe: null }), { now: () => new Date('2026-11-20T14:03:40Z'), log, summarySinks: async () => all }, {});
     return { sinks: sinks.sort(), logged: logged.filter((l) => l.startsWith('summary:')) };
   }
 

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import type * as FirestoreSdk from '@google-cloud/firestore';
 import type { DocumentReference, Transaction } from '@google-cloud/firestore';
 import { evaluateBudget, type BudgetEntry } from '../core/budget.ts';
-import { incidentFromDoc, nextRelease } from '../core/incident-record.ts';
+import { incidentFromDoc, nextRelease, type BudgetDoc as BudgetDocOf, type FindingDoc } from '../core/incident-record.ts';
 import { PermanentError, TransientError } from '../core/errors.ts';
 import type { ActionOutcome } from '../core/outcome.ts';
 import type { ActionType } from '../core/policy.ts';
@@ -59,33 +59,9 @@ function classify(error: unknown, what: string): Error {
   return new TransientError(message, { cause: error });
 }
 
-interface LedgerDoc {
-  kind: 'finding';
-  schema: 1;
-  findingName: string | null;
-  eventTime: string | null;
-  state: 'in-progress' | 'completed';
-  owner: string | null;
-  leaseExpiresAt: Timestamp | null;
-  attempt: number;
-  outcomes: Partial<Record<ActionType, ActionOutcome>>;
-  summaryJson: string | null;
-  deliveries: Record<string, SinkDelivery>;
-  createdAt: Timestamp;
-  updatedAt: Timestamp;
-  completedAt: Timestamp | null;
-  expireAt: Timestamp;
-  /** Absent until the first `release` (IncidentStore.recordRelease). */
-  release?: ReleaseRecord | null;
-}
+type LedgerDoc = FindingDoc<Timestamp>;
 
-interface BudgetDoc {
-  kind: 'budget';
-  cluster: string;
-  entries: BudgetEntry[];
-  updatedAt: Timestamp;
-  expireAt: Timestamp;
-}
+type BudgetDoc = BudgetDocOf<Timestamp>;
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');

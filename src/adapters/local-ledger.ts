@@ -32,8 +32,8 @@ import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type * as SqliteModule from 'node:sqlite';
-import { evaluateBudget, type BudgetEntry } from '../core/budget.ts';
-import { incidentFromDoc as incidentFromStoredDoc, nextRelease } from '../core/incident-record.ts';
+import { evaluateBudget } from '../core/budget.ts';
+import { incidentFromDoc as incidentFromStoredDoc, nextRelease, type BudgetDoc as BudgetDocOf, type FindingDoc } from '../core/incident-record.ts';
 import { PermanentError, TransientError } from '../core/errors.ts';
 import type { ActionOutcome } from '../core/outcome.ts';
 import type { ActionType } from '../core/policy.ts';
@@ -72,33 +72,9 @@ export interface LocalLedgerOptions {
 const DEFAULT_BUSY_TIMEOUT_MS = 3_000;
 const SCHEMA_VERSION = 1;
 
-interface LedgerDoc {
-  kind: 'finding';
-  schema: 1;
-  findingName: string | null;
-  eventTime: string | null;
-  state: 'in-progress' | 'completed';
-  owner: string | null;
-  leaseExpiresAt: string | null;
-  attempt: number;
-  outcomes: Partial<Record<ActionType, ActionOutcome>>;
-  summaryJson: string | null;
-  deliveries: Record<string, SinkDelivery>;
-  createdAt: string;
-  updatedAt: string;
-  completedAt: string | null;
-  expireAt: string;
-  /** Absent until the first `release` (IncidentStore.recordRelease). */
-  release?: ReleaseRecord | null;
-}
+type LedgerDoc = FindingDoc<string>;
 
-interface BudgetDoc {
-  kind: 'budget';
-  cluster: string;
-  entries: BudgetEntry[];
-  updatedAt: string;
-  expireAt: string;
-}
+type BudgetDoc = BudgetDocOf<string>;
 
 type Doc = LedgerDoc | BudgetDoc;
 

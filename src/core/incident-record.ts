@@ -3,8 +3,42 @@
 // test/ledger-contract.test.ts holds both stores to the same behaviour.
 import type { ActionOutcome } from './outcome.ts';
 import { ACTION_ORDER, type ActionType } from './policy.ts';
-import type { IncidentRecord, ReleaseRecord } from './ports.ts';
+import type { BudgetEntry } from './budget.ts';
+import type { IncidentRecord, ReleaseRecord, SinkDelivery } from './ports.ts';
 import type { Summary } from './summary.ts';
+
+/**
+ * The documents both stores keep, the same fields under the same ids (`f-<sha256>` for a
+ * finding, `b-<sha256(cluster)>` for a cluster's budget); only the time type differs
+ * (Firestore Timestamps, ISO strings in the local file).
+ */
+export interface FindingDoc<Time> {
+  kind: 'finding';
+  schema: 1;
+  findingName: string | null;
+  eventTime: string | null;
+  state: 'in-progress' | 'completed';
+  owner: string | null;
+  leaseExpiresAt: Time | null;
+  attempt: number;
+  outcomes: Partial<Record<ActionType, ActionOutcome>>;
+  summaryJson: string | null;
+  deliveries: Record<string, SinkDelivery>;
+  createdAt: Time;
+  updatedAt: Time;
+  completedAt: Time | null;
+  expireAt: Time;
+  /** Absent until the first `release` (IncidentStore.recordRelease). */
+  release?: ReleaseRecord | null;
+}
+
+export interface BudgetDoc<Time> {
+  kind: 'budget';
+  cluster: string;
+  entries: BudgetEntry[];
+  updatedAt: Time;
+  expireAt: Time;
+}
 
 /** A recorded release is replaced by a later one, except that a dry run never hides a real release. */
 export function nextRelease(current: ReleaseRecord | null | undefined, incoming: ReleaseRecord): ReleaseRecord | null {
