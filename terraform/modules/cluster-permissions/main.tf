@@ -91,29 +91,24 @@ locals {
   )
   exec_needs = flatten([for action in var.enabled_actions : local.declared.actions[action].rbac if local.declared.actions[action].separate_role])
 
-  # One rule per (API group, resource), verbs merged: the union of the needs.
-  main_rules = [
-    for key in sort(distinct([for n in local.main_needs : "${n.apiGroup}|${n.resource}"])) : {
-      apiGroups = [split("|", key)[0]]
-      resources = [split("|", key)[1]]
-      verbs     = sort(distinct(flatten([for n in local.main_needs : n.verbs if "${n.apiGroup}|${n.resource}" == key])))
-    }
-  ]
-  exec_rules = [
-    for key in sort(distinct([for n in local.exec_needs : "${n.apiGroup}|${n.resource}"])) : {
-      apiGroups = [split("|", key)[0]]
-      resources = [split("|", key)[1]]
-      verbs     = sort(distinct(flatten([for n in local.exec_needs : n.verbs if "${n.apiGroup}|${n.resource}" == key])))
-    }
-  ]
-
-  release_rules = [
-    for key in sort(distinct([for n in local.declared.release.rbac : "${n.apiGroup}|${n.resource}"])) : {
-      apiGroups = [split("|", key)[0]]
-      resources = [split("|", key)[1]]
-      verbs     = sort(distinct(flatten([for n in local.declared.release.rbac : n.verbs if "${n.apiGroup}|${n.resource}" == key])))
-    }
-  ]
+  # One rule per (API group, resource), verbs merged: the union of each role's needs.
+  role_needs = {
+    main    = local.main_needs
+    exec    = local.exec_needs
+    release = local.declared.release.rbac
+  }
+  role_rules = {
+    for role, needs in local.role_needs : role => [
+      for key in sort(distinct([for n in needs : "${n.apiGroup}|${n.resource}"])) : {
+        apiGroups = [split("|", key)[0]]
+        resources = [split("|", key)[1]]
+        verbs     = sort(distinct(flatten([for n in needs : n.verbs if "${n.apiGroup}|${n.resource}" == key])))
+      }
+    ]
+  }
+  main_rules    = local.role_rules.main
+  exec_rules    = local.role_rules.exec
+  release_rules = local.role_rules.release
 
   labels = {
     "app.kubernetes.io/name"       = "scc-responder"
