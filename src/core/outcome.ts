@@ -1,5 +1,5 @@
 // One result shape for every step that can act, shared by logs, the summary and every sink.
-import type { ActionType } from './policy.ts';
+import type { ActionType, OVERALL_OUTCOMES } from './policy.ts';
 
 /**
  * - done / already: true on the cluster now (re-read after the writes).
@@ -37,7 +37,7 @@ export function isInForce(status: OutcomeStatus): boolean {
   return status === 'done' || status === 'already';
 }
 
-export type OverallOutcome = 'contained' | 'partial' | 'failed' | 'dry-run' | 'report-only' | 'skipped' | 'excepted';
+export type OverallOutcome = (typeof OVERALL_OUTCOMES)[number];
 
 /**
  * Outcome of the whole run, for the summary headline and the ops topic attribute.

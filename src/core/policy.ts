@@ -30,6 +30,23 @@ export const BUILTIN_PROTECTED_NAMESPACES = [
 
 export const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW'] as const;
 
+/** The summary's overall outcome (core/outcome.ts), which routes can match on. */
+export const OVERALL_OUTCOMES = ['contained', 'partial', 'failed', 'dry-run', 'report-only', 'skipped', 'excepted'] as const;
+
+/** Slack member IDs (U…, W… on Enterprise Grid) and user-group IDs (S…), as Slack's API gives them. */
+export const SLACK_USER_ID = /^[UW][A-Z0-9]{2,20}$/;
+export const SLACK_GROUP_ID = /^S[A-Z0-9]{2,20}$/;
+
+/**
+ * An environment variable that holds a webhook URL (a Secret Manager secret Cloud Run
+ * mounts). The suffix keeps a route from naming any other variable: the URL read
+ * from it is where summaries go.
+ */
+export const WEBHOOK_ENV_NAME = /^[A-Z][A-Z0-9_]{0,50}_WEBHOOK_URL$/;
+
+/** A Pub/Sub topic named in full (a route's topic may live in another project). */
+export const TOPIC_NAME = /^projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/topics\/[A-Za-z][A-Za-z0-9._~+%-]{2,254}$/;
+
 function globError(glob: string, mode: GlobMode): string | undefined {
   if (glob === '') return 'empty pattern';
   // A command line has spaces between its arguments; nothing else that is blank or a control character.
@@ -149,14 +166,32 @@ const exceptionSchema = z.strictObject({
   }
 });
 
+const approversSchema = z
+  .strictObject({
+    users: z.array(z.string().regex(SLACK_USER_ID, 'a Slack member ID such as U0123ABCD')).default([]),
+    groups: z.array(z.string().regex(SLACK_GROUP_ID, 'a Slack user-group ID such as S0123ABCD')).default([]),
+  })
+  .meta({ id: 'Approvers' });
+
 const ruleSchema = z
   .strictObject({
     name: z.string().regex(NAME, 'rule names are 1-63 letters, digits, ".", "_" or "-"'),
     match: matchSchema.default({}),
     actions: z.array(z.enum(ACTION_ORDER)),
     dryRun: z.boolean().optional(),
+    approval: z
+      .enum(['required'])
+      .optional()
+      .describe('required: the rule runs in dry-run and the Slack summary offers Contain / Dismiss to the approvers; Contain runs the planned actions for real'),
+    approvers: approversSchema.optional().describe("who may press Contain or Dismiss for this rule's findings (default: approval.approvers)"),
   })
   .superRefine((rule, ctx) => {
+    if (rule.approval === 'required' && rule.dryRun === false) {
+      ctx.addIssue({ code: 'custom', path: ['dryRun'], message: 'approval: required runs the rule in dry-run until a person approves: leave out dryRun: false' });
+    }
+    if (rule.approvers !== undefined && rule.approval !== 'required') {
+      ctx.addIssue({ code: 'custom', path: ['approvers'], message: 'approvers only apply to a rule with approval: required' });
+    }
     if (rule.actions.includes('evict-pod') && rule.actions.includes('delete-pod')) {
       ctx.addIssue({ code: 'custom', path: ['actions'], message: 'choose evict-pod or delete-pod, not both' });
     }
@@ -306,8 +341,95 @@ export const policySchema = z
         usePrivateEndpoint: z.boolean().default(false),
       })
       .prefault({}),
+    /** Writing the response back to the SCC finding (security marks, optionally its state). */
+    scc: z
+      .strictObject({
+        marks: z
+          .boolean()
+          .default(true)
+          .describe('write security marks (outcome, incident id, time, summary id) on the finding, when SCC write-back is configured (SCC_WRITEBACK)'),
+        setInactive: z
+          .enum(['never', 'when-pod-gone'])
+          .default('never')
+          .describe('when-pod-gone: set the finding INACTIVE once its pod was deleted or evicted and the re-read shows it gone; never in dry-run or on a partial outcome'),
+        timeoutSeconds: z.int().min(1).max(30).default(5).describe('upper bound for the write-back calls'),
+      })
+      .prefault({}),
+    /** Who owns the workload: shown in the summary, mentioned in chat, matched by routes. */
+    owners: z
+      .strictObject({
+        essentialContacts: z.boolean().default(true).describe("the project's SECURITY contacts (Essential Contacts, inherited ones included)"),
+        clusterLabelKeys: z
+          .array(z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'a GCP resource label key'))
+          .default(['owner', 'team', 'contact'])
+          .describe("the cluster's resource labels whose values name an owner"),
+        namespaceKeys: z
+          .array(z.string().refine(isLabelKey, 'not a valid label key'))
+          .default(['owner', 'team', 'contact', 'app.kubernetes.io/part-of'])
+          .describe("the namespace's labels and annotations whose values name an owner"),
+        workloadLabelKeys: z
+          .array(z.string().refine(isLabelKey, 'not a valid label key'))
+          .default(['owner', 'team', 'contact', 'app.kubernetes.io/part-of'])
+          .describe("the pod's (and its controller's) labels whose values name an owner"),
+        timeoutSeconds: z.int().min(1).max(30).default(3).describe('upper bound for each owner source'),
+      })
+      .prefault({}),
+    /** Extra destinations for some findings' summaries, beside the ops sinks (which always get every summary). */
+    routes: z
+      .array(
+        z
+          .strictObject({
+            name: z.string().regex(NAME, 'route names are 1-63 letters, digits, ".", "_" or "-"'),
+            match: z
+              .strictObject({
+                projects: globList.optional(),
+                clusters: globList.optional(),
+                namespaces: globList.optional(),
+                severities: z.array(z.enum(SEVERITIES)).min(1).optional(),
+                outcomes: z.array(z.enum(OVERALL_OUTCOMES)).min(1).optional(),
+                owners: listOf(globOf('text')).optional().describe("globs over the owners found (owner, team or contact values)"),
+              })
+              .default({})
+              .describe('every condition given must hold; an empty match routes every finding'),
+            slackWebhookEnv: z.string().regex(WEBHOOK_ENV_NAME, 'an environment variable name ending in _WEBHOOK_URL').optional(),
+            chatWebhookEnv: z.string().regex(WEBHOOK_ENV_NAME, 'an environment variable name ending in _WEBHOOK_URL').optional(),
+            pubsubTopic: z.string().regex(TOPIC_NAME, 'projects/PROJECT/topics/TOPIC').optional(),
+          })
+          .refine((r) => r.slackWebhookEnv !== undefined || r.chatWebhookEnv !== undefined || r.pubsubTopic !== undefined, 'a route needs slackWebhookEnv, chatWebhookEnv or pubsubTopic'),
+      )
+      .default([]),
+    /** Owner (team) values → who to mention, so a mention notifies real people. */
+    mentions: z
+      .strictObject({
+        slack: z
+          .record(
+            z.string().min(1).max(200).refine((v) => !CONTROL.test(v), 'no control characters'),
+            z.string().refine((v) => SLACK_USER_ID.test(v) || SLACK_GROUP_ID.test(v), 'a Slack member ID (U…) or user-group ID (S…)'),
+          )
+          .default({}),
+      })
+      .prefault({}),
+    /** approval: required rules (Slack Contain / Dismiss). */
+    approval: z
+      .strictObject({
+        approvers: approversSchema.prefault({}),
+        expiresMinutes: z.int().min(1).max(7 * 24 * 60).default(60).describe('how long after the dry-run summary a Contain is still accepted'),
+      })
+      .prefault({}),
   })
   .superRefine((policy, ctx) => {
+    const routeNames = new Set<string>();
+    policy.routes.forEach((route, i) => {
+      if (routeNames.has(route.name)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `route name ${route.name} is used twice` });
+      routeNames.add(route.name);
+    });
+    policy.rules.forEach((rule, i) => {
+      if (rule.approval !== 'required') return;
+      const who = rule.approvers ?? policy.approval.approvers;
+      if (who.users.length === 0 && who.groups.length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['rules', i, 'approval'], message: 'nobody may approve: list Slack users or groups in approval.approvers or the rule\'s approvers' });
+      }
+    });
     const names = new Set<string>();
     policy.rules.forEach((rule, i) => {
       if (names.has(rule.name)) {
@@ -342,6 +464,8 @@ export type PolicyException = Policy['exceptions'][number];
 export type PolicyMatch = PolicyRule['match'];
 export type ProcessMatch = NonNullable<PolicyMatch['child']>;
 export type PolicyInput = z.input<typeof policySchema>;
+export type PolicyRoute = Policy['routes'][number];
+export type Approvers = Policy['approval']['approvers'];
 
 export class PolicyError extends Error {
   override readonly name = 'PolicyError';

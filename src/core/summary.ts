@@ -57,6 +57,34 @@ export interface SummaryLink {
   url: string | null;
 }
 
+/** Where an owner was found (src/owners/): each source is optional and bounded in time. */
+export type OwnerSource = 'essential-contacts' | 'cluster-label' | 'namespace-label' | 'namespace-annotation' | 'workload-label';
+
+export interface SummaryOwner {
+  /** An e-mail address, a team or a contact, as the source gives it (bounded; escaped by each sink). */
+  who: string;
+  source: OwnerSource;
+  /** The label or annotation key it came from; null for Essential Contacts. */
+  key: string | null;
+}
+
+/** The write-back to the SCC finding (security marks, state). A dry-run writes only the `dry-run` outcome mark. */
+export interface SummaryScc {
+  marks: { status: 'written' | 'skipped' | 'failed'; values: Record<string, string>; reason: string };
+  state: { status: 'set-inactive' | 'unchanged' | 'failed'; reason: string };
+}
+
+/** approval: required rules: where the person's decision stands. */
+export interface SummaryApproval {
+  /** awaiting: the dry-run summary offers Contain / Dismiss; the others end it. */
+  status: 'awaiting' | 'approved' | 'dismissed' | 'expired' | 'refused';
+  /** Until when Contain is accepted (awaiting), as RFC 3339. */
+  expiresAt: string | null;
+  /** The Slack user who decided, as Slack identified them (never a name the message carried). */
+  by: { user: string; name: string | null } | null;
+  reason: string | null;
+}
+
 export interface Summary {
   schema: typeof SUMMARY_SCHEMA;
   /** Absent: the response to a finding; `release`: a release of its quarantine by hand (src/core/release-summary.ts). */
@@ -100,6 +128,16 @@ export interface Summary {
   actions: SummaryAction[];
   budget: { exceeded: boolean; denied: { action: ActionType; reason: string }[] };
   warnings: string[];
+  /** Who owns the workload; absent from summaries built before owner resolution existed. */
+  owners?: SummaryOwner[];
+  /** Owner sources that failed or ran out of time (they never hold up containment or the summary). */
+  ownerNotes?: string[];
+  /** The SCC write-back; null when it is not configured. */
+  scc?: SummaryScc | null;
+  /** Set for approval: required rules. */
+  approval?: SummaryApproval | null;
+  /** The policy routes (by name) this summary goes to besides the ops sinks. */
+  routes?: string[];
   evidence: {
     queries: { kind: string; count: number; url: string | null; excerpts: string[]; incomplete: string | null }[];
     links: Record<string, string>;
