@@ -49,7 +49,12 @@ export const envSchema = z.object({
   FIRESTORE_DATABASE: emptyAsUnset(
     z.string().regex(/^(\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9])$/, 'expected "(default)" or a database id (4-63 lowercase letters, digits, hyphens)'),
   ),
-  /** Collection of ledger and budget documents (TTL policy on its expireAt field). */
+  /**
+   * Write the response back to the SCC finding (security marks; the state change the policy's
+   * scc.setInactive allows). Off unless set: the service account needs the roles terraform grants
+   * where the notification config lives (README: SCC write-back).
+   */
+  SCC_WRITEBACK: boolFromEnv.default(false),
   /** Keep an evidence bundle under gs://EVIDENCE_BUCKET/incidents/<finding id>/. Unset/empty = no bundle. */
   EVIDENCE_BUCKET: emptyAsUnset(z.string().regex(/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/, 'expected a Cloud Storage bucket name')),
   /**
@@ -57,6 +62,7 @@ export const envSchema = z.object({
    * loopback fake is configured (LOGGING_API_ENDPOINT), so a laptop never reaches for credentials by surprise.
    */
   SCC_RESPONDER_EVIDENCE: z.enum(['auto', 'on', 'off']).default('auto'),
+  /** Collection of ledger and budget documents (TTL policy on its expireAt field). */
   LEDGER_COLLECTION: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'expected a collection id (letters, digits, _ or -)').default('scc-responder-ledger'),
   /**
    * How long a claimed finding stays its claimant's. Longer than the function's timeout, so a live
