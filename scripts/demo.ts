@@ -10,6 +10,7 @@
 //
 //   node scripts/demo.ts [--finding FILE] [--policy FILE] [--dry-run-only | --enforce-only] [--verbose]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join, relative } from 'node:path';
@@ -25,6 +26,8 @@ import { startFakeLogging, type FakeLogging } from '../test/fakes/logging-grpc-s
 import { EmulatorUnavailableError, freePort, isListening, startFirestoreEmulator, startPubsubEmulator, type RunningEmulator } from '../test/support/emulators.ts';
 import { pubsubRest, type PulledMessage } from '../test/support/pubsub-rest.ts';
 import { startWebhookRecorder, type WebhookRecorder } from '../test/support/webhook-recorder.ts';
+import { startFakeEssentialContacts, type FakeEssentialContacts } from '../test/fakes/essential-contacts-server.ts';
+import { startFakeScc, type FakeScc } from '../test/fakes/scc-grpc-server.ts';
 import { createOut, inert, seconds, shorten, type Out } from './demo/output.ts';
 import { demoPolicy, sandboxedPolicy, sandboxFor, sandboxLogs } from './demo/sandbox.ts';
 
@@ -208,7 +211,11 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-async function startFunction(env: Record<string, string>, cleanup: Cleanup, onLine: (line: Record<string, any>) => void): Promise<FunctionServer> {
+/** Which of the package's functions to serve: src/index.ts loads the one FUNCTION_TARGET names, as in Cloud Run. */
+type Entry = { target: 'sccResponder' | 'sccResponderSlack' | 'sccResponderApproval'; signatureType: 'cloudevent' | 'http' };
+const RESPONDER: Entry = { target: 'sccResponder', signatureType: 'cloudevent' };
+
+async function startFunction(env: Record<string, string>, cleanup: Cleanup, onLine: (line: Record<string, any>) => void, entry: Entry = RESPONDER): Promise<FunctionServer> {
   const port = await freePort();
   cleanup.ports.push(port);
   // The framework's own bin, not an npx wrapper (killing a wrapper leaves the server running),
@@ -219,12 +226,12 @@ async function startFunction(env: Record<string, string>, cleanup: Cleanup, onLi
     process.execPath,
     [
       join(ROOT, 'node_modules/@google-cloud/functions-framework/build/src/main.js'),
-      '--target=sccResponder',
-      '--signature-type=cloudevent',
+      `--target=${entry.target}`,
+      `--signature-type=${entry.signatureType}`,
       `--source=${join(ROOT, 'src/index.ts')}`,
       `--port=${port}`,
     ],
-    { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env },
+    { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, FUNCTION_TARGET: entry.target } },
   );
   const lines: Record<string, any>[] = [];
   let serving = false;
@@ -335,6 +342,42 @@ function renderSummary(o: Out, summary: Summary, message: PulledMessage, slack: 
     const body = posts[posts.length - 1]!.json as { text?: string; blocks?: unknown[] } | null;
     o.line(`  ${label('slack')}${posts.length} message (${body?.blocks?.length ?? 0} blocks): ${o.dim(shorten(inert(body?.text ?? ''), 90))}`);
   }
+}
+
+/** The routes of a policy file the demo wrote (validated already), for their webhook variables. */
+function readPolicyRoutes(policyFile: string): Policy['routes'] {
+  return parsePolicy(readFileSync(policyFile, 'utf8'), policyFile).routes;
+}
+
+function routeWebhookEnv(routes: Policy['routes'], recorder: WebhookRecorder): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const r of routes) {
+    if (r.slackWebhookEnv) env[r.slackWebhookEnv] = recorder.url(`/route/${r.name}/slack`);
+    if (r.chatWebhookEnv) env[r.chatWebhookEnv] = recorder.url(`/route/${r.name}/chat`);
+  }
+  return env;
+}
+
+/** Owners, routes and the SCC write-back (README: Owners, Routes and mentions, SCC write-back). */
+function renderCloseTheLoop(o: Out, summary: Summary, scc: FakeScc, recorder: WebhookRecorder, postsBefore: number): void {
+  const label = (s: string) => o.bold(s.padEnd(11));
+  const owners = summary.owners ?? [];
+  o.line(`  ${label('owners')}${owners.length ? owners.map((w) => `${inert(w.who, 80)} ${o.dim(`(${w.source}${w.key ? ` ${inert(w.key)}` : ''})`)}`).join(', ') : o.dim('none found')}`);
+  for (const note of summary.ownerNotes ?? []) o.line(`  ${' '.repeat(11)}${o.yellow(inert(note))}`);
+  const routes = summary.routes ?? [];
+  if (routes.length) {
+    const posts = recorder.posts().slice(postsBefore).filter((p) => p.path.startsWith('/route/'));
+    const mentions = [...new Set(posts.flatMap((p) => [...p.body.matchAll(/<(?:!subteam\^(S[A-Z0-9]+)|@([UW][A-Z0-9]+))>/g)].map((m) => (m[1] ? `user group ${m[1]}` : `user ${m[2]}`))))];
+    o.line(`  ${label('routes')}${routes.map((r) => inert(r)).join(', ')}: ${posts.length} message(s) to the team channel${mentions.length ? `, mentioning ${mentions.join(', ')}` : ''}`);
+  }
+  const s = summary.scc;
+  if (!s) {
+    o.line(`  ${label('scc')}${o.dim('write-back not configured')}`);
+    return;
+  }
+  const held = [...scc.marks.entries()].find(([, marks]) => Object.values(marks).includes(summary.id));
+  o.line(`  ${label('scc')}marks ${s.marks.status}${held ? `: ${Object.entries(held[1]).map(([k, v]) => `${k}=${inert(v, 40)}`).join(' ')}` : ` ${o.dim(inert(s.marks.reason, 200))}`}`);
+  o.line(`  ${' '.repeat(11)}state ${s.state.status}${s.state.reason ? ` ${o.dim(inert(s.state.reason, 200))}` : ''}`);
 }
 
 function describeWrite(w: { method: string; path: string }): string {
@@ -503,6 +546,26 @@ async function main(argv: string[], o: Out, cleanup: Cleanup): Promise<number> {
     },
     (r) => `Slack incoming webhook (recorder) at ${r.url('/slack/demo').replace('http://', '')}`,
   );
+  const scc: FakeScc = await o.step(
+    'starting Security Command Center (fake)',
+    async () => {
+      const fake = await startFakeScc();
+      cleanup.ports.push(fake.port);
+      cleanup.add('fake Security Command Center', () => fake.close());
+      return fake;
+    },
+    (fake) => `Security Command Center v2 (gRPC fake) at ${fake.endpoint}: the finding's security marks and state are written back here`,
+  );
+  const contacts: FakeEssentialContacts = await o.step(
+    'starting Essential Contacts (fake)',
+    async () => {
+      const fake = await startFakeEssentialContacts(t.project ? { [t.project]: [{ email: 'security@example.com', parent: 'organizations/123456789012' }] } : {});
+      cleanup.ports.push(Number(new URL(fake.url).port));
+      cleanup.add('fake Essential Contacts', () => fake.close());
+      return fake;
+    },
+    (fake) => `Essential Contacts (REST fake) at ${fake.url.replace('http://', '')}: the project's SECURITY contacts`,
+  );
   const rest = pubsubRest(pubsubEmu.hostPort, HOST_PROJECT);
   await o.step(
     'creating topics',
@@ -527,6 +590,11 @@ async function main(argv: string[], o: Out, cleanup: Cleanup): Promise<number> {
     OPS_TOPIC: `projects/${HOST_PROJECT}/topics/${OPS_TOPIC}`,
     SLACK_WEBHOOK_URL: slack.url('/slack/demo'),
     LOGGING_API_ENDPOINT: logging.endpoint,
+    SCC_WRITEBACK: 'true',
+    SCC_API_ENDPOINT: scc.endpoint,
+    ESSENTIAL_CONTACTS_API_ENDPOINT: contacts.url,
+    // Every route's webhook variable: a path of the recorder (the demo's own policy has one, a user's any number).
+    ...routeWebhookEnv(readPolicyRoutes(policyFile), slack),
     SCC_RESPONDER_POLICY_FILE: policyFile,
     SCC_RESPONDER_FORCE_DRY_RUN: String(forceDryRun),
     LOG_LEVEL: flags.verbose ? 'DEBUG' : 'INFO',
@@ -569,6 +637,7 @@ async function main(argv: string[], o: Out, cleanup: Cleanup): Promise<number> {
     const writesBefore = kube.writes().length;
     const readsBefore = kube.requests.length - writesBefore;
     const slackBefore = slack.posts('/slack/demo').length;
+    const postsBefore = slack.posts().length;
     const fn = await o.step(
       'starting the function (functions framework, src/index.ts)',
       () => startFunction(baseEnv(policyFile, !enforced), cleanup, onLine),
@@ -607,6 +676,7 @@ async function main(argv: string[], o: Out, cleanup: Cleanup): Promise<number> {
     await until('the Slack post', () => (slack.posts('/slack/demo').length > slackBefore ? true : undefined), 5000).catch(() => undefined);
     o.line();
     renderSummary(o, summary, message, slack, slackBefore);
+    renderCloseTheLoop(o, summary, scc, slack, postsBefore);
     const writes = kube.writes().slice(writesBefore);
     const reads = kube.requests.length - kube.writes().length - readsBefore;
     o.line(
@@ -643,6 +713,27 @@ async function main(argv: string[], o: Out, cleanup: Cleanup): Promise<number> {
     await releasePass(o, enforcedRun, baseEnv(enforcedRun.policyFile, false), rest, kube);
     renderSandbox(o, kube, workload, 'after the release');
   }
+  if (!userPolicy && workload.pod && workload.namespace && flags.passes.length === 2) {
+    await approvalPass(o, {
+      kube,
+      rest,
+      slack,
+      cleanup,
+      onLine,
+      work,
+      workload: { namespace: workload.namespace, pod: workload.pod },
+      notificationAt: (at) => restamped(baseNotification, at),
+      after: previousEvent,
+      policy: (() => {
+        const base = policyFor(true, kube.kubeconfigPath).policy;
+        return validatePolicy({
+          ...base,
+          rules: base.rules.map((r) => ({ ...r, approval: 'required', approvers: { users: [DEMO_APPROVER], groups: [] } })),
+        });
+      })(),
+      env: (policyFile) => ({ ...baseEnv(policyFile, false), SCC_RESPONDER_TEST_LOOPBACK: 'true' }),
+    });
+  }
 
   o.line(o.bold('▶ Cleaning up'));
   const ports = [...cleanup.ports];
@@ -658,6 +749,123 @@ async function main(argv: string[], o: Out, cleanup: Cleanup): Promise<number> {
   );
   o.line(o.dim(`Done in ${seconds(Date.now() - started)}. Next: README "Deploy", or npm run demo -- --help to replay your own finding and policy.`));
   return 0;
+}
+
+const DEMO_APPROVER = 'U0DEMOONCALL';
+const DEMO_SIGNING_SECRET = 'demo-signing-secret-not-a-real-one-0001';
+
+interface ApprovalPassInput {
+  kube: FakeKubeApi;
+  rest: ReturnType<typeof pubsubRest>;
+  slack: WebhookRecorder;
+  cleanup: Cleanup;
+  onLine: (line: Record<string, any>) => void;
+  work: string;
+  workload: { namespace: string; pod: string };
+  notificationAt: (at: Date) => Record<string, any>;
+  after: Date;
+  policy: Policy;
+  env: (policyFile: string) => Record<string, string>;
+}
+
+/**
+ * One click to contain (README: Approval from Slack): the rule asks for approval, the dry-run
+ * summary in Slack carries Contain / Dismiss, the demo presses Contain as Slack would (a signed
+ * form post to the interactivity endpoint), the consumer runs the approved plan and replaces the
+ * message through its response_url. A second click runs nothing.
+ */
+async function approvalPass(o: Out, p: ApprovalPassInput): Promise<void> {
+  o.line(o.bold('▶ Approval: Contain from the Slack message'));
+  o.line(o.dim(`  The same rule with approval: required (approver ${DEMO_APPROVER}). The sandbox pod is put back as it was before`));
+  o.line(o.dim('  the incident, and the finding comes once more: a dry run whose Slack message offers Contain / Dismiss.'));
+  const key = `${p.workload.namespace}/${p.workload.pod}`;
+  const original = p.kube.state.pods.get(key);
+  if (original) {
+    const { deletionTimestamp: _d, deletionGracePeriodSeconds: _g, ...metadata } = original.metadata;
+    const labels = Object.fromEntries(Object.entries(metadata.labels ?? {}).filter(([k]) => !k.startsWith('scc-responder.dev/')));
+    const annotations = Object.fromEntries(Object.entries(metadata.annotations ?? {}).filter(([k]) => !k.startsWith('scc-responder.dev/')));
+    p.kube.state.pods.set(key, { ...original, metadata: { ...metadata, labels, annotations, resourceVersion: String(Date.now()) } });
+  }
+  const policyFile = join(p.work, 'policy-approval.yaml');
+  writeFileSync(policyFile, `# written by scripts/demo.ts for the approval pass\n${YAML.stringify(p.policy)}`);
+  const env = p.env(policyFile);
+  await p.rest.createTopic('scc-approvals');
+  const [fn, endpoint, consumer] = await o.step(
+    'starting the responder, the Slack endpoint and the approval consumer (one package, three functions)',
+    () =>
+      Promise.all([
+        startFunction(env, p.cleanup, p.onLine),
+        startFunction(
+          { PATH: env.PATH!, HOME: env.HOME!, GOOGLE_CLOUD_PROJECT: HOST_PROJECT, PUBSUB_EMULATOR_HOST: env.PUBSUB_EMULATOR_HOST!, SLACK_SIGNING_SECRET: DEMO_SIGNING_SECRET, APPROVAL_TOPIC: `projects/${HOST_PROJECT}/topics/scc-approvals`, SCC_RESPONDER_TEST_LOOPBACK: 'true' },
+          p.cleanup,
+          p.onLine,
+          { target: 'sccResponderSlack', signatureType: 'http' },
+        ),
+        startFunction(env, p.cleanup, p.onLine, { target: 'sccResponderApproval', signatureType: 'cloudevent' }),
+      ]),
+    ([r, s, c]) => `sccResponder on ${r.port}, sccResponderSlack on ${s.port} (the only part Slack reaches), sccResponderApproval on ${c.port}`,
+  );
+  await p.rest.createPushSubscription('approvals-push', 'scc-approvals', `http://127.0.0.1:${consumer.port}/projects/${HOST_PROJECT}/topics/scc-approvals`);
+  await p.rest.createPushSubscription('findings-push-approval', FINDINGS_TOPIC, `http://127.0.0.1:${fn.port}/projects/${HOST_PROJECT}/topics/${FINDINGS_TOPIC}`);
+  const at = new Date(Math.max(Date.now() - 2000, p.after.getTime() + 1000));
+  const slackBefore = p.slack.posts('/slack/demo').length;
+  await p.rest.publish(FINDINGS_TOPIC, p.notificationAt(at));
+  const dry = await o.step(
+    'waiting for the dry-run summary',
+    () => until('the dry-run summary', async () => (await p.rest.pullAll('ops-demo'))[0], 60_000),
+    () => 'dry-run summary received: approval awaiting',
+  );
+  const awaiting = JSON.parse(dry.data) as Summary;
+  const message = await until('the Slack message', () => p.slack.posts('/slack/demo')[slackBefore], 10_000);
+  const buttons = JSON.stringify(message.json).match(/"action_id":"(scc-responder-[a-z-]+)"/g)?.map((m) => m.slice(13, -1)) ?? [];
+  o.line(`  ${o.bold('slack'.padEnd(11))}the message offers ${buttons.filter((b) => /contain|dismiss/.test(b)).join(', ') || o.red('no buttons!')}; approval ${inert(awaiting.approval?.status ?? 'none')} until ${inert(awaiting.approval?.expiresAt ?? '?')}`);
+
+  const writesBefore = p.kube.writes().length;
+  const click = async (n: number) => {
+    const body = `payload=${encodeURIComponent(
+      JSON.stringify({
+        type: 'block_actions',
+        user: { id: DEMO_APPROVER, username: 'oncall', name: 'oncall', team_id: 'T0DEMO0001' },
+        team: { id: 'T0DEMO0001', domain: 'demo' },
+        container: { type: 'message', message_ts: '1764630000.000100', channel_id: 'C0DEMO0001' },
+        channel: { id: 'C0DEMO0001', name: 'sec-ops' },
+        response_url: p.slack.url(`/slack/response/${n}`),
+        actions: [{ action_id: 'scc-responder-contain', block_id: 'scc-responder-approval', type: 'button', value: awaiting.id, action_ts: `1764630000.00000${n}` }],
+      }),
+    )}`;
+    const ts = Math.floor(Date.now() / 1000);
+    const signature = `v0=${createHmac('sha256', DEMO_SIGNING_SECRET).update(`v0:${ts}:${body}`).digest('hex')}`;
+    const res = await fetch(`http://127.0.0.1:${endpoint.port}/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': signature },
+      body,
+    });
+    return res.status;
+  };
+  const status = await o.step('pressing Contain (a form post signed with the app\'s signing secret, as Slack sends it)', () => click(1), (s) => `the endpoint answered ${s} at once; the consumer does the work`);
+  void status;
+  const approved = await o.step(
+    'waiting for the approved run',
+    () => until('the approved summary', async () => (await p.rest.pullAll('ops-demo'))[0], 60_000),
+    () => 'approved run summarised on the ops topic',
+  );
+  const done = JSON.parse(approved.data) as Summary;
+  for (const a of done.actions) o.line(`  ${o.bold((a === done.actions[0] ? 'actions' : '').padEnd(11))}${(STATUS_COLOR[a.status] ?? ((_o, s) => s))(o, a.status.padEnd(8))} ${a.type.padEnd(21)} ${inert(a.reason, 160)}`);
+  o.line(`  ${o.bold('summary'.padEnd(11))}${o.bold(inert(done.headline))} · approved by ${inert(done.approval?.by?.user ?? '?')}`);
+  if (done.budget.exceeded) o.line(o.dim(`  ${' '.repeat(11)}An approval is not a blank cheque: the enforced pass spent the cluster's cordon budget, and the approved run is held to it.`));
+  const replaced = await until('the message update', () => p.slack.posts('/slack/response/1')[0], 20_000).catch(() => undefined);
+  o.line(`  ${o.bold('slack'.padEnd(11))}${replaced ? 'the original message was replaced through its response_url (no buttons left)' : o.yellow('no message update seen')}`);
+  const writes = p.kube.writes().slice(writesBefore);
+  o.line(`  ${o.bold('sandbox'.padEnd(11))}${writes.length} writes: ${writes.map(describeWrite).map((w) => inert(w)).join(', ')}`);
+  const beforeSecond = p.kube.writes().length;
+  await click(2);
+  await until('the second click to be answered', () => p.slack.posts('/slack/response/2')[0], 20_000).catch(() => undefined);
+  await sleep(500);
+  o.line(`  ${o.bold('again'.padEnd(11))}a second click on Contain → ${p.kube.writes().length === beforeSecond ? 'nothing runs twice (the decision is claimed once per incident)' : o.red('it ran again!')}`);
+  await p.rest.deleteSubscription('findings-push-approval');
+  await p.rest.deleteSubscription('approvals-push');
+  await Promise.all([fn.stop(), endpoint.stop(), consumer.stop()]);
+  o.line();
 }
 
 /** `scc-responder release --finding …` for the enforced pass, as a person would run it: the CLI itself, on the same ledger and sinks. */

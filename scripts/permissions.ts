@@ -26,6 +26,7 @@ const CONNECT_IAM = ['container.clusters.get'];
 const IAM_RESOURCE: Record<string, string> = {
   pods: 'pods',
   nodes: 'nodes',
+  namespaces: 'namespaces',
   events: 'events',
   networkpolicies: 'networkPolicies',
   replicasets: 'replicaSets',

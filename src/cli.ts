@@ -104,7 +104,7 @@ const planCommand: Command = (args, io) => {
   const now = parseNow(values.now);
   const decoded = decodeInput(readFindingFile(values.finding, io));
   const forceDryRun = env.SCC_RESPONDER_FORCE_DRY_RUN;
-  const planned = plan(decoded, policy, now, { forceDryRun });
+  const planned = plan(decoded, policy, now, { forceDryRun, acceptOwnEcho: true });
   if (values.explain) {
     io.stdout(renderExplanation(explainPlan(planned, policy, now), policy));
     return 0;
@@ -210,13 +210,16 @@ const respondCommand: Command = async (args, io) => {
   const log = jsonLineLogger((line) => io.stderr(line + '\n'), 'INFO');
   const { deps } = compose({ env: io.env, policy, log, now });
   if (values['no-evidence']) delete deps.evidenceGatherer;
+  // A finding exported from the console after a response carries our SCC marks: a person passing
+  // it in means it, so it is not ignored as the echo of our own write-back.
+  deps.acceptOwnEcho = true;
   // An enforced run gets the same claim and blast-radius budget as the function: Firestore, or on
   // one machine the local ledger. A dry run writes nothing and needs neither; it also must not mark
   // the finding handled, or the enforced run that follows would be acked as its duplicate.
   const { plan: makePlan } = await import('./core/plan.ts');
   const dryRun = (() => {
     try {
-      return makePlan(decodeInput(input), policy, now(), { forceDryRun: parseEnv(io.env).SCC_RESPONDER_FORCE_DRY_RUN }).dryRun;
+      return makePlan(decodeInput(input), policy, now(), { forceDryRun: parseEnv(io.env).SCC_RESPONDER_FORCE_DRY_RUN, acceptOwnEcho: true }).dryRun;
     } catch {
       return true; // malformed: handleInput reports it
     }

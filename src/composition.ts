@@ -53,15 +53,43 @@ export function compose(options: CompositionOptions): Composition {
     timeoutMs: config.SCC_RESPONDER_TIMEOUT_SECONDS * 1000,
     ledgerTimeoutMs: config.LEDGER_TIMEOUT_SECONDS * 1000,
     ...(options.sleep ? { sleep: options.sleep } : {}),
-    // Ledger, blast-radius budget and summary sinks (OPS_TOPIC, SLACK/CHAT_WEBHOOK_URL, FIRESTORE_DATABASE).
-    ...reportWiring(config, options.env),
-    // One responder per instance: its cluster access caches endpoints and tokens until they expire.
-    clusterResponder: loadOnce(() =>
-      Promise.all([import('./actions/cluster-responder.ts'), import('./adapters/gke-cluster-access.ts')]).then(([actions, access]) =>
-        actions.createClusterResponder({ policy, log, now, access: access.createClusterAccess({ policy }) }),
-      ),
-    ),
+    // Ledger, blast-radius budget, summary sinks (OPS_TOPIC, SLACK/CHAT_WEBHOOK_URL, FIRESTORE_DATABASE)
+    // and the policy's routes; a route whose webhook variable is missing stops the instance here.
+    ...reportWiring(config, options.env, policy),
   };
+  // One responder per instance: its cluster access caches endpoints and tokens until they expire.
+  const clusterResponder = loadOnce(() =>
+    Promise.all([import('./actions/cluster-responder.ts'), import('./adapters/gke-cluster-access.ts')]).then(([actions, access]) =>
+      actions.createClusterResponder({ policy, log, now, access: access.createClusterAccess({ policy }) }),
+    ),
+  );
+  deps.clusterResponder = clusterResponder;
+  // Essential Contacts needs Google credentials: where the function runs, or against a loopback fake,
+  // never by surprise on a laptop (as for evidence). One reader per instance: it caches per project.
+  const essentialContacts =
+    policy.owners.essentialContacts && (Boolean(options.env.K_SERVICE) || Boolean(options.env.ESSENTIAL_CONTACTS_API_ENDPOINT))
+      ? loadOnce(() => import('./adapters/essential-contacts.ts').then((m) => m.createEssentialContactsReader({ env: options.env })))
+      : undefined;
+  deps.owners = (input) =>
+    import('./owners/resolve-owners.ts').then((m) =>
+      m.resolveOwners(input, {
+        policy,
+        log,
+        // The cluster is asked (namespace labels, cluster labels) only when containment connected to it already.
+        ...(input.plan.actions.length > 0 ? { clusterResponder } : {}),
+        ...(essentialContacts ? { essentialContacts } : {}),
+      }),
+    );
+  if (config.SCC_WRITEBACK) {
+    const writer = loadOnce(() => import('./scc-writeback.ts').then((m) => ({ m, writer: m.lazySccWriterFromEnv(options.env) })));
+    deps.scc = {
+      warm: () => void writer().then(({ writer: w }) => w.warm(), () => undefined),
+      writeBack: async (input) => {
+        const { m, writer: w } = await writer();
+        return m.writeBackToScc(input, { writer: w, policy, log });
+      },
+    };
+  }
   if (evidenceEnabled(config.SCC_RESPONDER_EVIDENCE, options.env)) {
     // One gatherer per instance: it holds the per-project Logging read limiter and the shared reads.
     deps.evidenceGatherer = loadOnce(() =>

@@ -114,6 +114,7 @@ export async function releaseIncident(subject: ReleaseSubject, options: ReleaseF
     deps.policy,
     {
       incident,
+      occurrence: resolved.key.id,
       namespace: resolved.target.namespace,
       pod: resolved.target.pod,
       node: resolved.target.node,

@@ -14,6 +14,7 @@ import type { ActionOutcome } from './core/outcome.ts';
 import type { Plan } from './core/plan.ts';
 import type { ActionType, Policy } from './core/policy.ts';
 import type { Budget, FindingKey, Ledger, LedgerClaim, SinkDelivery, StepLogger, SummarySink } from './core/ports.ts';
+import { parseRouteSinkName } from './core/routes.ts';
 import type { Summary } from './core/summary.ts';
 
 export interface SinkRetry {
@@ -36,7 +37,7 @@ export interface ReportDeps {
   /** Firestore in production; absent → no dedupe, and destructive actions are refused (no budget store). */
   ledger?: () => Promise<Ledger>;
   budget?: () => Promise<Budget>;
-  /** Extra sinks (Pub/Sub, Slack, Chat); the structured log line is always sent. */
+  /** Extra sinks (Pub/Sub, Slack, Chat, and each route's); the structured log line is always sent. */
   summarySinks?: () => Promise<SummarySink[]>;
   sinkRetry?: SinkRetry;
   sleep?: (ms: number) => Promise<void>;
@@ -77,6 +78,8 @@ const errorText = (error: unknown) => (error instanceof Error ? error.message : 
 /** What one delivery of a message knows about the finding's history, with or without a ledger. */
 export interface LedgerSession {
   readonly duplicate: boolean;
+  /** For a duplicate: when the ledger completed the finding (null when it does not say). */
+  readonly completedAt?: string | null;
   /** Deliveries of this finding the ledger has counted, this one included (1 without a ledger). */
   readonly attempt: number;
   /** The ledger holds this finding's claim, so `attempt` counts rounds and a retry resumes from the record. */
@@ -142,7 +145,7 @@ export async function openLedgerSession(key: FindingKey, deps: ReportDeps, ids: 
   }
   if (claim.kind === 'completed') {
     log.log('INFO', 'ledger', 'finding already handled: acked as duplicate', { ...ids, key: key.id, completedAt: claim.completedAt });
-    return noLedgerSession('', { duplicate: true });
+    return noLedgerSession('', { duplicate: true, completedAt: claim.completedAt });
   }
   if (claim.kind === 'busy') {
     log.log('INFO', 'ledger', 'finding is being handled by another instance: retry later', { ...ids, key: key.id, leaseExpiresAt: claim.leaseExpiresAt });
@@ -294,13 +297,22 @@ async function deliverOne(sink: SummarySink, summary: Summary, previous: SinkDel
 }
 
 /**
- * The configured sinks this summary goes to. An excepted finding (expected, no
- * action) goes only to the sinks its exception allows (policy
- * exceptionSettings.sinks); the log line, the record, always gets it.
+ * The configured sinks this summary goes to. The ops sinks get every summary; a
+ * route's sinks (`route:<name>:<kind>`) only a summary whose `routes` names it,
+ * as decided when it was built (and recorded with it, so a retry sends to the
+ * same routes). An excepted finding (expected, no action) goes only to the sinks
+ * its exception allows (policy exceptionSettings.sinks), by kind: `slack` allows
+ * the ops Slack and every route's Slack alike. The log line, the record, always
+ * gets it.
  */
 export function reportingSinks(summary: Summary, sinks: readonly SummarySink[]): SummarySink[] {
-  const allowed = summary.exception?.sinks;
-  return allowed === undefined ? [...sinks] : sinks.filter((sink) => (allowed as readonly string[]).includes(sink.name));
+  const allowed = summary.exception?.sinks as readonly string[] | undefined;
+  const routes = new Set(summary.routes ?? []);
+  return sinks.filter((sink) => {
+    const route = parseRouteSinkName(sink.name);
+    if (route !== null && !routes.has(route.route)) return false;
+    return allowed === undefined || allowed.includes(route?.kind ?? sink.name);
+  });
 }
 
 /**

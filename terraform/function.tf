@@ -119,11 +119,17 @@ resource "google_cloudfunctions2_function" "responder" {
       EVIDENCE_BUCKET = var.evidence_bucket
       # Cloud Run sets K_SERVICE, so "auto" would read Logging too; say it outright.
       SCC_RESPONDER_EVIDENCE = "on"
+      # Marks (and, when the policy and scc_set_state allow, the state) on the finding; iam.tf grants it.
+      SCC_WRITEBACK = var.scc_writeback ? "true" : "false"
       # The bundle's runtime flags (RUNTIME_NODE_OPTIONS in scripts/bundle.ts, which the bench
       # uses too): stack traces through the source maps to src/, a small young generation and
       # one V8 background thread, which keep peak memory for one finding under 128 MiB
       # (README, Performance).
       NODE_OPTIONS = "--enable-source-maps --max-semi-space-size=1 --v8-pool-size=1"
+      # The V8 compile cache the package's gcp-build step filled with the runtime's own Node
+      # (COMPILE_CACHE_DIR in scripts/bundle.ts; README, Performance). A cache that does not
+      # match (another Node, other flags) is ignored by Node, never an error.
+      NODE_COMPILE_CACHE = "/workspace/.compile-cache"
     }
 
     # Webhook URLs are credentials: read from Secret Manager at instance start,

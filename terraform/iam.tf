@@ -127,15 +127,94 @@ resource "google_pubsub_topic_iam_member" "function_publishes_ops" {
   member  = "serviceAccount:${google_service_account.function.email}"
 }
 
+# The ops webhooks and each route's (route_webhook_secrets): exactly the secrets
+# the function mounts, each on its own.
 resource "google_secret_manager_secret_iam_member" "function_reads_webhook" {
   for_each = local.webhook_secrets
 
   project   = var.project_id
   secret_id = each.value
-  role      = "roles/secretmanager.secretAccessor" # this one webhook secret, for the chat summary
+  role      = "roles/secretmanager.secretAccessor" # this one webhook secret, for the chat summary (ops or a route)
   member    = "serviceAccount:${google_service_account.function.email}"
 
   depends_on = [google_project_service.host]
+}
+
+# The policy's routes publish to their own topics, often in the team's project:
+# the grant is on each topic, in the project the topic names.
+resource "google_pubsub_topic_iam_member" "function_publishes_routes" {
+  for_each = toset(var.route_topics)
+
+  project = split("/", each.value)[1]
+  topic   = split("/", each.value)[3]
+  role    = "roles/pubsub.publisher" # post routed summaries to this route topic only
+  member  = "serviceAccount:${google_service_account.function.email}"
+}
+
+# ---------------------------------------------------------------- SCC write-back and owners
+
+# Granted where the notification config lives: the organization (organization_id
+# set), else each cluster project, the lowest level these roles take. The
+# findings the function writes back to are the ones that config sends it.
+resource "google_organization_iam_member" "function_marks_findings" {
+  count = var.scc_writeback && local.org_mode ? 1 : 0
+
+  org_id = var.organization_id
+  role   = "roles/securitycenter.findingSecurityMarksWriter" # securitycenter.findingsecuritymarks.update: the outcome marks on the finding, nothing else of it
+  member = "serviceAccount:${google_service_account.function.email}"
+}
+
+resource "google_project_iam_member" "function_marks_findings" {
+  for_each = var.scc_writeback && !local.org_mode ? local.cluster_projects : toset([])
+
+  project = each.value
+  role    = "roles/securitycenter.findingSecurityMarksWriter" # securitycenter.findingsecuritymarks.update: the outcome marks on the finding, nothing else of it
+  member  = "serviceAccount:${google_service_account.function.email}"
+}
+
+# Off unless scc_set_state: the policy's scc.setInactive sets a finding INACTIVE
+# once its pod is verifiably gone; without this role it cannot, whatever the policy says.
+resource "google_organization_iam_member" "function_sets_finding_state" {
+  count = var.scc_writeback && var.scc_set_state && local.org_mode ? 1 : 0
+
+  org_id = var.organization_id
+  role   = "roles/securitycenter.findingsStateSetter" # securitycenter.findings.setState: INACTIVE once the pod is gone, not mute or edit
+  member = "serviceAccount:${google_service_account.function.email}"
+}
+
+resource "google_project_iam_member" "function_sets_finding_state" {
+  for_each = var.scc_writeback && var.scc_set_state && !local.org_mode ? local.cluster_projects : toset([])
+
+  project = each.value
+  role    = "roles/securitycenter.findingsStateSetter" # securitycenter.findings.setState: INACTIVE once the pod is gone, not mute or edit
+  member  = "serviceAccount:${google_service_account.function.email}"
+}
+
+# The owners in the summary: computeContacts on the cluster's project returns its
+# SECURITY contacts and those inherited from its folders and organization, and
+# needs essentialcontacts.contacts.list on that project only.
+resource "google_organization_iam_member" "function_reads_contacts" {
+  count = var.essential_contacts && local.org_mode ? 1 : 0
+
+  org_id = var.organization_id
+  role   = "roles/essentialcontacts.viewer" # essentialcontacts.contacts.get/list: read who the security contacts are, change none
+  member = "serviceAccount:${google_service_account.function.email}"
+}
+
+resource "google_project_iam_member" "function_reads_contacts" {
+  for_each = var.essential_contacts && !local.org_mode ? local.cluster_projects : toset([])
+
+  project = each.value
+  role    = "roles/essentialcontacts.viewer" # essentialcontacts.contacts.get/list: read who the security contacts are, change none
+  member  = "serviceAccount:${google_service_account.function.email}"
+}
+
+# scc_set_state without scc_writeback grants nothing: say so at plan time.
+check "scc_set_state_needs_writeback" {
+  assert {
+    condition     = var.scc_writeback || !var.scc_set_state
+    error_message = "scc_set_state = true has no effect while scc_writeback = false: the function writes nothing back to SCC."
+  }
 }
 
 # ---------------------------------------------------------------- Cloud Build

@@ -162,6 +162,40 @@ variable "chat_webhook_secret" {
   }
 }
 
+variable "route_webhook_secrets" {
+  description = "Webhooks of the policy's routes: environment variable name (a route's slackWebhookEnv or chatWebhookEnv) => Secret Manager secret id (in project_id) holding that webhook URL. Each is mounted as that variable at instance start; the function may read these secrets and no others. The function does not start if a route names a variable missing here."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    # The policy's WEBHOOK_ENV_NAME (src/core/policy.ts): the suffix keeps a route from naming any other variable.
+    condition     = alltrue([for name in keys(var.route_webhook_secrets) : can(regex("^[A-Z][A-Z0-9_]{0,50}_WEBHOOK_URL$", name)) && !contains(["SLACK_WEBHOOK_URL", "CHAT_WEBHOOK_URL"], name)])
+    error_message = "route_webhook_secrets: each name must be an environment variable ending in _WEBHOOK_URL (as a route's slackWebhookEnv / chatWebhookEnv), and not SLACK_WEBHOOK_URL or CHAT_WEBHOOK_URL (those are slack_webhook_secret and chat_webhook_secret)."
+  }
+
+  validation {
+    condition     = alltrue([for id in values(var.route_webhook_secrets) : can(regex("^[A-Za-z0-9_-]{1,255}$", id))])
+    error_message = "route_webhook_secrets: each value must be a secret id (letters, digits, _ or -)."
+  }
+}
+
+variable "route_topics" {
+  description = "Pub/Sub topics of the policy's routes (each route's pubsubTopic), as projects/PROJECT/topics/TOPIC, in any project. The function may publish to each of them and to no other topic. They are not created here: a team's topic lives with the team."
+  type        = list(string)
+  default     = []
+
+  validation {
+    # The policy's TOPIC_NAME (src/core/policy.ts).
+    condition     = alltrue([for t in var.route_topics : can(regex("^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/topics/[A-Za-z][A-Za-z0-9._~+%-]{2,254}$", t)) && !can(regex("/topics/[Gg][Oo][Oo][Gg]", t))])
+    error_message = "route_topics: each entry must be projects/PROJECT_ID/topics/TOPIC (a topic name of 3-255 characters, starting with a letter, not with \"goog\")."
+  }
+
+  validation {
+    condition     = length(distinct(var.route_topics)) == length(var.route_topics)
+    error_message = "route_topics: a topic is listed twice."
+  }
+}
+
 variable "webhook_secret_version" {
   description = "Secret version read at instance start. \"latest\" picks up a rotated webhook on the next cold start; pin a number to control rollout."
   type        = string
@@ -171,6 +205,26 @@ variable "webhook_secret_version" {
     condition     = can(regex("^(latest|[1-9][0-9]*)$", var.webhook_secret_version))
     error_message = "webhook_secret_version must be \"latest\" or a version number."
   }
+}
+
+# ---------------------------------------------------------------- SCC write-back and owners
+
+variable "scc_writeback" {
+  description = "Write the response back to the SCC finding (SCC_WRITEBACK): security marks (outcome, incident id, time, summary id; the policy's scc.marks), and the state change the policy's scc.setInactive allows when scc_set_state is true. Grants roles/securitycenter.findingSecurityMarksWriter where the notification config lives (the organization, or each cluster project)."
+  type        = bool
+  default     = true
+}
+
+variable "scc_set_state" {
+  description = "Also grant roles/securitycenter.findingsStateSetter (where the notification config lives), so the policy's scc.setInactive: when-pod-gone can set a finding INACTIVE. Off by default; has no effect without scc_writeback."
+  type        = bool
+  default     = false
+}
+
+variable "essential_contacts" {
+  description = "Let the function read the SECURITY contacts of the cluster projects, inherited ones included (Essential Contacts; the policy's owners.essentialContacts): roles/essentialcontacts.viewer where the notification config lives, and the Essential Contacts API in project_id (the calls are billed there)."
+  type        = bool
+  default     = true
 }
 
 # ---------------------------------------------------------------- state and evidence

@@ -156,7 +156,7 @@ describe('within the platform limits, whatever the summary holds', () => {
       summary: { maxArgs: 256, maxArgLength: 4096, revealEnvValues: Array.from({ length: 64 }, (_, i) => `V${i}${costly(50)}`) },
       evidence: { excerptLines: 50 },
     });
-    return summaryFor(n, {
+    const built = summaryFor(n, {
       policy,
       outcomes: ACTION_ORDER.filter((t) => t !== 'evict-pod').map((type) => ({ type, status: 'skipped', reason: `budget: ${costly(1000)}` })),
       warnings: Array(20).fill(costly(1000)),
@@ -174,10 +174,16 @@ describe('within the platform limits, whatever the summary holds', () => {
         notes: Array(20).fill(costly(1000)),
       },
     });
+    // Owners as many and as long as the summary may hold, each one mentioned.
+    built.owners = Array.from({ length: 40 }, (_, i) => ({ who: `${i}${costly(200)}`, source: 'workload-label', key: costly(100) }));
+    built.ownerNotes = Array(20).fill(costly(1000));
+    return built;
   }
+  const MENTION_ALL = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`${i}${SLACK_COSTLY.repeat(200)}`, `S${String(i).padStart(8, '0')}`]));
 
   it('Slack: every block within its limit, every code span closed, no lone surrogate', () => {
-    expectSlackLimits(formatSlack(maximal(SLACK_COSTLY)));
+    expectSlackLimits(formatSlack(maximal(SLACK_COSTLY), { mentions: MENTION_ALL }));
+    expect(JSON.stringify(formatSlack(maximal(SLACK_COSTLY), { mentions: MENTION_ALL }))).toContain('<!subteam^S00000000>');
   });
 
   it('Google Chat: the whole message under 32 000 bytes, no lone surrogate', () => {

@@ -5,6 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runCli } from '../src/cli.ts';
+import { decodeInput } from '../src/core/envelope.ts';
+import { plan } from '../src/core/plan.ts';
+import { validatePolicy } from '../src/core/policy.ts';
+import { SCC_MARK } from '../src/core/scc-writeback.ts';
+import { findingKey } from '../src/core/summary.ts';
 import { notificationV1 } from './support/fixtures.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'scc-cli-'));
@@ -58,6 +63,17 @@ describe('scc-responder plan', () => {
     expect(code).toBe(0);
     expect(out).not.toMatch(/CliSecret000/);
     expect(JSON.parse(out).processes.child.args).toEqual(['mysql', '-uroot', '-p<redacted>', '--password=<redacted>', 'https://admin:<redacted>@db.example']);
+  });
+
+  it('plans a finding that carries our own SCC marks: a person passed it in (the function ignores it as our echo)', async () => {
+    const n = structuredClone(notificationV1());
+    const key = findingKey(n.finding);
+    n.finding.securityMarks = { name: `${n.finding.name}/securityMarks`, marks: { [SCC_MARK.incident]: key.id, [SCC_MARK.outcome]: 'dry-run' } };
+    const { code, out } = await run(['plan', '--finding', file('exported.json', n), '--policy', POLICY]);
+    expect(code).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ decision: 'respond', rule: 'all' });
+    // The same finding delivered to the function is the echo of our write-back.
+    expect(plan(decodeInput(n), validatePolicy({ rules: [{ name: 'all', actions: ['label-pod'] }] }), new Date()).reason).toMatch(/our own write-back/);
   });
 
   it('exits 0 with decision ignore for an out-of-scope finding', async () => {

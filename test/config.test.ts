@@ -7,6 +7,7 @@ describe('environment configuration', () => {
     expect(parseEnv({})).toEqual({
       SCC_RESPONDER_FORCE_DRY_RUN: false,
       LOG_LEVEL: 'INFO',
+      SCC_WRITEBACK: false,
       SCC_RESPONDER_EVIDENCE: 'auto',
       LEDGER_COLLECTION: 'scc-responder-ledger',
       LEDGER_LEASE_SECONDS: 600,

@@ -135,6 +135,13 @@ d('npm run demo: end to end', () => {
     expect(enforced).toMatch(/slack\s+1 message/);
     expect(enforced).toMatch(/5 writes: PATCH pod checkout-7c9f8d6b5-q2w8x, POST NetworkPolicy, PATCH pod .*, PATCH node .*, DELETE pod/);
     expect(enforced).toMatch(/acked as a duplicate by the ledger: no second summary, no new writes/);
+    // Owners found, the team's channel told with a real mention, and SCC holding the marks (fakes).
+    for (const pass of [dry, enforced]) {
+      expect(pass).toMatch(/owners\s+team-payments \(namespace-label team\), security@example\.com \(essential-contacts\)/);
+      expect(pass).toMatch(/routes\s+owning-team: 1 message\(s\) to the team channel, mentioning user group S0DEMOTEAM/);
+    }
+    expect(dry).toMatch(/scc\s+marks written: scc_responder_outcome=dry-run /);
+    expect(enforced).toMatch(/scc\s+marks written: scc_responder_outcome=contained /);
 
     // The sandbox after the enforced pass.
     expect(out).toMatch(/labels scc-responder\.dev\/quarantine=true, scc-responder\.dev\/incident=6a7d4f1e2b3c4d5e8f9a0b1c2d3e4f50/);
@@ -152,9 +159,17 @@ d('npm run demo: end to end', () => {
     expect(release).toMatch(/isolate-pod\s+done\s+deleted NetworkPolicy payments\/scc-isolate-6a7d4f1e2b3c4d5e8f9a0b1c2d3e4f50/);
     expect(release).toMatch(/cordon-node\s+done\s+uncordoned node gke-shop-prod-1-default-pool-3f2a9c1b-x7kq/);
     expect(release).toMatch(/ops topic\s+Unexpected Child Shell in .*: quarantine released/);
-    const [, after] = out.split('▶ The sandbox cluster after the release');
+    const after = out.split('▶ The sandbox cluster after the release')[1]!.split('▶ Approval')[0]!;
     expect(after).toMatch(/node\s+gke-shop-prod-1-default-pool-3f2a9c1b-x7kq: schedulable; taints kept: workload=payments:NoSchedule/);
     expect(after).not.toMatch(/scc-isolate-/);
+    // One click to contain: the dry run's message offers the buttons, a signed click runs the approved plan once.
+    const approval = out.slice(out.indexOf('▶ Approval: Contain from the Slack message'));
+    expect(approval).toMatch(/the message offers scc-responder-contain, .*scc-responder-dismiss; approval awaiting until /);
+    expect(approval).toMatch(/the endpoint answered 200 at once/);
+    expect(approval).toMatch(/done\s+delete-pod\s/);
+    expect(approval).toMatch(/approved by U0DEMOONCALL/);
+    expect(approval).toMatch(/the original message was replaced through its response_url/);
+    expect(approval).toMatch(/a second click on Contain → nothing runs twice/);
     expect(out).toMatch(/✔ stopped the function, both emulators and the fakes; temp files removed; ports [\d, ]+ closed/);
 
     await expectNothingLeft(out);

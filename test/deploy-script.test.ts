@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { GCP_BUILD_SCRIPT, WARM_COMPILE_CACHE_SCRIPT } from '../scripts/bundle.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const SCRIPT = join(ROOT, 'deploy.sh');
@@ -112,6 +113,7 @@ function makeScratch(): Scratch {
   writeFileSync(join(repo, '.build', 'function', 'dist', 'index.js.map'), '{"version":3,"sources":["../src/index.ts"],"mappings":""}\n');
   writeFileSync(join(repo, '.build', 'function', 'dist', 'gke-cluster-access-ABC123.js'), 'export const lazy = 1;\n');
   writeFileSync(join(repo, '.build', 'function', 'policy', 'default.yaml'), 'dryRun: true\n');
+  writeFileSync(join(repo, '.build', 'function', WARM_COMPILE_CACHE_SCRIPT), '// fills the compile cache\n');
   writeFileSync(join(repo, 'src', 'index.ts'), 'not packaged\n');
   writeFileSync(
     join(repo, 'package.json'),
@@ -286,14 +288,16 @@ describe('deploy.sh run against recording fakes', () => {
       'package.json',
       'policy.yaml',
       'policy/default.yaml',
+      WARM_COMPILE_CACHE_SCRIPT,
     ]);
     const unpacked = join(s.dir, 'unpacked');
     rmSync(unpacked, { recursive: true, force: true });
     execFileSync('unzip', ['-q', zip, '-d', unpacked]);
     expect(readFileSync(join(unpacked, 'policy.yaml'), 'utf8')).toBe('dryRun: true\nrules: []\n');
     const pkg = JSON.parse(readFileSync(join(unpacked, 'package.json'), 'utf8'));
-    // No build on Cloud Build (dist/ is bundled; TypeScript and src/ are not shipped) …
-    expect(pkg.scripts).toEqual({ 'gcp-build': '' });
+    // No build on Cloud Build (dist/ is bundled; TypeScript and src/ are not shipped), only the
+    // step that fills the V8 compile cache with the runtime's own Node …
+    expect(pkg.scripts).toEqual({ 'gcp-build': GCP_BUILD_SCRIPT });
     // … and the dependency lists untouched, so package-lock.json stays in sync for npm ci.
     expect(pkg.dependencies).toEqual({ '@google-cloud/functions-framework': '5.0.5' });
     expect(pkg.devDependencies).toEqual({ typescript: '7.0.2' });

@@ -16,6 +16,7 @@ import { FirestoreLedger } from '../src/adapters/firestore-ledger.ts';
 import { LocalLedger, localLedgerFromEnv, localLedgerPath } from '../src/adapters/local-ledger.ts';
 import { PermanentError, TransientError } from '../src/core/errors.ts';
 import type { Budget, BudgetLimits, FindingKey, IncidentStore, Ledger, ReleaseRecord, SinkDelivery } from '../src/core/ports.ts';
+import { MAX_REFUSALS, type ApprovalDecisionRecord, type ApprovalRequestRecord, type ApprovalStore } from '../src/core/approval.ts';
 import { emulatorOrSkip, startFirestoreEmulator } from './support/emulators.ts';
 import { notificationV1 } from './support/fixtures.ts';
 import type { ChildCommand, ChildReply } from './support/ledger-child.ts';
@@ -26,7 +27,7 @@ const CHILD = join(ROOT, 'test/support/ledger-child.ts');
 const PROJECT = 'test-project';
 const LEASE_SECONDS = 600;
 
-type Store = Ledger & Budget & IncidentStore & { close(): Promise<void> };
+type Store = Ledger & Budget & IncidentStore & ApprovalStore & { close(): Promise<void> };
 
 const firestoreEmu = await emulatorOrSkip(() => startFirestoreEmulator(), 'ledger contract on FirestoreLedger (Firestore emulator)');
 const scratch = mkdtempSync(join(tmpdir(), 'ledger-contract-'));
@@ -298,6 +299,129 @@ describe.each(subjects)('%s', (_name, make) => {
     expect((await s.listIncidents(at(0))).find((i) => i.id === other.id)?.release).toMatchObject({ dryRun: false });
 
     await expect(s.recordRelease(key('never-seen'), real, at(8 * MIN))).rejects.toBeInstanceOf(PermanentError);
+  });
+
+  const request = (expiresAt: Date): ApprovalRequestRecord => ({
+    rule: 'payments-approval',
+    requestedAt: at(1 * S).toISOString(),
+    expiresAt: expiresAt.toISOString(),
+    notificationJson: JSON.stringify(notificationV1()),
+    actions: ['label-pod', 'isolate-pod', 'delete-pod'],
+    target: { cluster: 'projects/example-shop-prod/locations/us-central1/clusters/shop-prod-1', namespace: 'payments', pod: 'checkout-7c9f8d6b5-q2w8x' },
+  });
+  const decision = (user: string, actionTs: string, kind: ApprovalDecisionRecord['decision'] = 'contain'): ApprovalDecisionRecord => ({
+    decision: kind,
+    by: { user, name: user.toLowerCase(), team: 'T0123ABCD' },
+    at: at(5 * MIN).toISOString(),
+    actionTs,
+    reason: null,
+  });
+
+  it_('keeps the first approval request beside the claim, without touching state or owner; a redelivery cannot move its expiry', async () => {
+    const s = store();
+    const k = key('approval-request');
+    await expect(s.recordRequest(k, request(at(60 * MIN)), at(1 * S))).rejects.toBeInstanceOf(PermanentError);
+    const holder = await acquire(s, k, at(0));
+    expect(await s.getRequest(k.id, at(1 * S))).toBeNull();
+    expect(await s.recordRequest(k, request(at(60 * MIN)), at(1 * S))).toEqual(request(at(60 * MIN)));
+    // The dry run still holds its claim and writes its summary.
+    const summary = summaryFor(notificationV1());
+    await s.recordSummary(k, holder.token, summary, at(2 * S));
+    expect(await s.claim(k, at(3 * S))).toMatchObject({ kind: 'busy' });
+    await s.complete(k, holder.token, at(4 * S));
+    // A second request (the dry run's redelivery, later) keeps the first one.
+    expect(await s.recordRequest(k, request(at(90 * MIN)), at(5 * S))).toEqual(request(at(60 * MIN)));
+    expect(await s.getRequest(k.id, at(6 * S))).toEqual({
+      state: { request: request(at(60 * MIN)), decision: null, result: null, refusals: [] },
+      summary,
+    });
+    expect(await s.claim(k, at(7 * S))).toEqual({ kind: 'completed', completedAt: at(4 * S).toISOString() });
+    await expect(s.getRequest('not-a-digest', at(7 * S))).rejects.toBeInstanceOf(PermanentError);
+  });
+
+  it_('lets exactly one decision through: a second click or a second approver sees the first decision', async () => {
+    const s = store();
+    const k = key('approval-claim');
+    expect(await s.claimDecision(k.id, decision('U0AAAA1', '1.1'), at(0))).toEqual({ kind: 'missing' });
+    const holder = await acquire(s, k, at(0));
+    expect(await s.claimDecision(k.id, decision('U0AAAA1', '1.1'), at(1 * S))).toEqual({ kind: 'missing' }); // no request on it
+    await s.recordRequest(k, request(at(60 * MIN)), at(1 * S));
+    await s.complete(k, holder.token, at(2 * S));
+
+    expect(await s.claimDecision(k.id, decision('U0AAAA1', '1.1'), at(5 * MIN))).toEqual({ kind: 'claimed' });
+    expect(await s.claimDecision(k.id, decision('U0AAAA1', '1.1'), at(5 * MIN))).toEqual({ kind: 'decided', decision: decision('U0AAAA1', '1.1') });
+    expect(await s.claimDecision(k.id, decision('U0BBBB2', '2.2', 'dismiss'), at(6 * MIN))).toEqual({ kind: 'decided', decision: decision('U0AAAA1', '1.1') });
+    await s.recordDecision(k.id, { status: 'approved', at: at(7 * MIN).toISOString(), outcome: 'contained', summaryId: sha256('run'), note: null }, at(7 * MIN));
+    expect((await s.getRequest(k.id, at(8 * MIN)))?.state).toMatchObject({
+      decision: decision('U0AAAA1', '1.1'),
+      result: { status: 'approved', outcome: 'contained', summaryId: sha256('run') },
+    });
+    await expect(s.recordDecision(key('no-approval').id, { status: 'dismissed', at: at(0).toISOString(), outcome: null, summaryId: null, note: null }, at(0))).rejects.toBeInstanceOf(PermanentError);
+  });
+
+  it_('keeps what the approver was shown (action types, target) with the request, nulls included', async () => {
+    const s = store();
+    const k = key('approval-scope');
+    const holder = await acquire(s, k, at(0));
+    const nodeOnly: ApprovalRequestRecord = { ...request(at(60 * MIN)), actions: ['cordon-node'], target: { cluster: CLUSTER, namespace: null, pod: null } };
+    await s.recordRequest(k, nodeOnly, at(1 * S));
+    await s.complete(k, holder.token, at(2 * S));
+    expect((await s.getRequest(k.id, at(3 * S)))?.state.request).toEqual(nodeOnly);
+    const other = key('approval-scope-full');
+    const second = await acquire(s, other, at(0));
+    await s.recordRequest(other, request(at(60 * MIN)), at(1 * S));
+    await s.complete(other, second.token, at(2 * S));
+    const kept = (await s.getRequest(other.id, at(3 * S)))!.state.request;
+    expect(kept.actions).toEqual(['label-pod', 'isolate-pod', 'delete-pod']);
+    expect(kept.target).toEqual(request(at(60 * MIN)).target);
+  });
+
+  it_('keeps the first result of a decision; "completed earlier" gives way to the run\'s own result', async () => {
+    const s = store();
+    const k = key('approval-result');
+    const holder = await acquire(s, k, at(0));
+    await s.recordRequest(k, request(at(60 * MIN)), at(1 * S));
+    await s.complete(k, holder.token, at(2 * S));
+    await s.claimDecision(k.id, decision('U0AAAA1', '1.1'), at(5 * MIN));
+    const placeholder = { status: 'approved' as const, at: at(6 * MIN).toISOString(), outcome: null, summaryId: null, note: 'the approved run had already completed' };
+    const real = { status: 'approved' as const, at: at(7 * MIN).toISOString(), outcome: 'contained' as const, summaryId: sha256('run'), note: null };
+    expect(await s.recordDecision(k.id, placeholder, at(6 * MIN))).toEqual(placeholder);
+    expect(await s.recordDecision(k.id, real, at(7 * MIN))).toEqual(real);
+    // A later delivery that found the run done cannot overwrite what the run recorded, nor can another result.
+    expect(await s.recordDecision(k.id, { ...placeholder, at: at(8 * MIN).toISOString() }, at(8 * MIN))).toEqual(real);
+    expect(await s.recordDecision(k.id, { status: 'refused', at: at(9 * MIN).toISOString(), outcome: null, summaryId: null, note: 'x' }, at(9 * MIN))).toEqual(real);
+    expect((await s.getRequest(k.id, at(10 * MIN)))?.state.result).toEqual(real);
+  });
+
+  it_('two approvers racing: one claim wins, the other sees its decision', async () => {
+    const s = store();
+    const k = key('approval-race');
+    const holder = await acquire(s, k, at(0));
+    await s.recordRequest(k, request(at(60 * MIN)), at(1 * S));
+    await s.complete(k, holder.token, at(2 * S));
+    const claims = await Promise.all([
+      s.claimDecision(k.id, decision('U0AAAA1', '1.1'), at(5 * MIN)),
+      s.claimDecision(k.id, decision('U0BBBB2', '2.2'), at(5 * MIN)),
+    ]);
+    expect(claims.map((c) => c.kind).sort()).toEqual(['claimed', 'decided']);
+    const winner = (await s.getRequest(k.id, at(6 * MIN)))!.state.decision!;
+    expect(claims.find((c) => c.kind === 'decided')).toEqual({ kind: 'decided', decision: winner });
+  });
+
+  it_(`keeps the last ${MAX_REFUSALS} refused attempts, newest last; a refusal for an unknown incident is only logged`, async () => {
+    const s = store();
+    const k = key('approval-refusals');
+    const holder = await acquire(s, k, at(0));
+    await s.recordRequest(k, request(at(60 * MIN)), at(1 * S));
+    await s.complete(k, holder.token, at(2 * S));
+    for (let i = 0; i < MAX_REFUSALS + 2; i++) {
+      await s.recordRefusal(k.id, { user: `U0MALLORY${i}`, at: at(i * S).toISOString(), reason: 'not an approver for this rule' }, at(3 * S));
+    }
+    const refusals = (await s.getRequest(k.id, at(4 * S)))!.state.refusals;
+    expect(refusals).toHaveLength(MAX_REFUSALS);
+    expect(refusals[0]!.user).toBe('U0MALLORY2');
+    expect(refusals.at(-1)!.user).toBe(`U0MALLORY${MAX_REFUSALS + 1}`);
+    await expect(s.recordRefusal(key('never-requested').id, { user: 'U0X1', at: at(0).toISOString(), reason: 'x' }, at(0))).resolves.toBeUndefined();
   });
 });
 

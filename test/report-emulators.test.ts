@@ -39,26 +39,37 @@ afterAll(async () => {
   await Promise.all([firestoreEmu?.stop(), pubsubEmu?.stop()]);
 });
 
-/** Records every contain() call; acts like an idempotent responder that honours budget and previous outcomes. */
+/**
+ * Records every contain() call; acts like the real responder: idempotent (what is in place is
+ * `already`), honouring budget, earlier deliveries' outcomes and what the run before the claim reached.
+ */
 function recordingResponder() {
   const requests: ContainmentRequest[] = [];
   const executed: string[] = [];
+  const applied = new Set<string>();
   const responder: ClusterResponder = {
     async contain(request) {
       requests.push(request);
       const outcomes = request.plan.actions.map<ActionOutcome>((a) => {
-        const denied = request.deniedByBudget.get(a.type);
-        if (denied) return { type: a.type, status: 'skipped', reason: denied };
         const previous = request.previous?.get(a.type);
         if (previous && (previous.status === 'done' || previous.status === 'already')) return previous;
+        const carried = request.carried?.get(a.type);
+        if (carried) return carried;
+        const denied = request.deniedByBudget.get(a.type);
+        if (denied) return { type: a.type, status: 'skipped', reason: denied };
         if (request.plan.dryRun) return { type: a.type, status: 'would', reason: `would ${a.type}` };
-        executed.push(`${a.type}:${a.namespace}/${a.pod}`);
+        const what = `${a.type}:${a.namespace}/${a.pod}`;
+        if (applied.has(what)) return { type: a.type, status: 'already', reason: `${a.type} already in place` };
+        applied.add(what);
+        executed.push(what);
         return { type: a.type, status: 'done', reason: `${a.type} done` };
       });
       return { outcomes, snapshots: {}, warnings: [] };
     },
   };
-  return { responder, requests, executed };
+  /** The calls after the ledger claim: the ones that may act destructively and end in a summary. */
+  const acting = () => requests.filter((r) => r.stage !== 'before-claim');
+  return { responder, requests, acting, executed, applied };
 }
 
 interface World {
@@ -175,7 +186,7 @@ d('ledger and summary on the emulators', () => {
     for (let i = 0; i < 10; i++) results.push(await handleInput(message, i % 2 === 0 ? a : b));
 
     expect(results.map((r) => r.status)).toEqual(['responded', ...Array(9).fill('duplicate')]);
-    expect(w.responder.requests).toHaveLength(1);
+    expect(w.responder.acting()).toHaveLength(1);
     expect(w.responder.executed).toEqual(['label-pod:payments/checkout-7c9f8d6b5-q2w8x', 'delete-pod:payments/checkout-7c9f8d6b5-q2w8x']);
     const ops = await opsSummaries(w, 1);
     expect(ops).toHaveLength(1);
@@ -203,7 +214,7 @@ d('ledger and summary on the emulators', () => {
     // Pub/Sub redelivers the loser's message: now it is a duplicate.
     const retried = await handleInput(message, b);
     expect(retried.status).toBe('duplicate');
-    expect(w.responder.requests).toHaveLength(1);
+    expect(w.responder.acting()).toHaveLength(1);
     expect(w.responder.executed).toHaveLength(2);
     expect(await opsSummaries(w, 1)).toHaveLength(1);
     expect(webhooks.posts(w.slackPath)).toHaveLength(1);
@@ -265,14 +276,14 @@ d('ledger and summary on the emulators', () => {
     const message = pushBody(notificationV1());
     webhooks.script(w.slackPath, [500, 503, 500]); // all 3 tries of the first delivery fail
     await expect(handleInput(message, a)).rejects.toBeInstanceOf(TransientError);
-    expect(w.responder.requests).toHaveLength(1);
+    expect(w.responder.acting()).toHaveLength(1);
     expect(await opsSummaries(w, 1)).toHaveLength(1);
     expect(webhooks.posts(w.chatPath)).toHaveLength(1);
     expect(webhooks.posts(w.slackPath)).toHaveLength(0);
 
     const retried = await handleInput(message, instance(w)); // another instance picks up the redelivery
     expect(retried.status).toBe('responded');
-    expect(w.responder.requests).toHaveLength(1);
+    expect(w.responder.acting()).toHaveLength(1);
     expect(await opsSummaries(w, 0)).toHaveLength(0);
     expect(webhooks.posts(w.chatPath)).toHaveLength(1);
     expect(webhooks.posts(w.slackPath)).toHaveLength(1);
@@ -306,15 +317,18 @@ d('ledger and summary on the emulators', () => {
     await a.ledgerStore.recordOutcomes(key, claim.token, [{ type: 'label-pod', status: 'done', reason: 'labelled by A' }], new Date());
 
     // While A's lease is live, B must not act: TransientError → Pub/Sub retries later.
+    w.responder.applied.add('label-pod:payments/checkout-7c9f8d6b5-q2w8x'); // A's label is on the pod
     const b = instance(w);
     await expect(handleInput(pushBody(notificationV1()), b)).rejects.toBeInstanceOf(TransientError);
-    expect(w.responder.requests).toHaveLength(0);
+    // B ran label before the claim (found A's in place), and nothing after it.
+    expect(w.responder.acting()).toHaveLength(0);
+    expect(w.responder.executed).toEqual([]);
 
     // After the lease: B takes over, passes A's outcome on, and does only the rest.
     const later = instance(w, { now: () => new Date(Date.now() + 11 * 60_000) });
     const r = await handleInput(pushBody(notificationV1()), later);
     expect(r.status).toBe('responded');
-    expect(w.responder.requests[0]?.previous?.get('label-pod')).toMatchObject({ status: 'done', reason: 'labelled by A' });
+    expect(w.responder.acting()[0]?.previous?.get('label-pod')).toMatchObject({ status: 'done', reason: 'labelled by A' });
     expect(w.responder.executed).toEqual(['delete-pod:payments/checkout-7c9f8d6b5-q2w8x']);
     expect(r.summary?.actions.map((x) => `${x.type}:${x.status}`)).toEqual(['label-pod:done', 'delete-pod:done']);
 

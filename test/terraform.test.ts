@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parse } from '@cdktf/hcl2json';
 import { parseAllDocuments } from 'yaml';
 import { ENV_VARS } from '../src/config.ts';
-import { ACTION_ORDER, type ActionType } from '../src/core/policy.ts';
+import { ACTION_ORDER, TOPIC_NAME, WEBHOOK_ENV_NAME, type ActionType } from '../src/core/policy.ts';
 import { PREFLIGHT_RBAC, unionOfNeeds, type RbacNeed } from '../src/actions/rbac.ts';
 import { RELEASE_RBAC } from '../src/actions/release.ts';
 import { ACTIONS } from '../src/actions/run-plan.ts';
@@ -375,6 +375,21 @@ describe('least privilege', () => {
       'google_artifact_registry_repository_iam_member.build_pushes_image': 'roles/artifactregistry.writer',
       'google_storage_bucket_iam_member.build_reads_source': 'roles/storage.objectViewer',
       'google_project_iam_member.build_reads_staged_source': 'roles/storage.objectViewer',
+      'google_pubsub_topic_iam_member.function_publishes_routes': 'roles/pubsub.publisher',
+      'google_organization_iam_member.function_marks_findings': 'roles/securitycenter.findingSecurityMarksWriter',
+      'google_project_iam_member.function_marks_findings': 'roles/securitycenter.findingSecurityMarksWriter',
+      'google_organization_iam_member.function_sets_finding_state': 'roles/securitycenter.findingsStateSetter',
+      'google_project_iam_member.function_sets_finding_state': 'roles/securitycenter.findingsStateSetter',
+      'google_organization_iam_member.function_reads_contacts': 'roles/essentialcontacts.viewer',
+      'google_project_iam_member.function_reads_contacts': 'roles/essentialcontacts.viewer',
+      // Slack approval (terraform/approval.tf; test/terraform-approval.test.ts checks each one's resource).
+      'google_cloud_run_v2_service_iam_member.anyone_invokes_slack_endpoint': 'roles/run.invoker',
+      'google_cloud_run_v2_service_iam_member.trigger_invokes_approval': 'roles/run.invoker',
+      'google_pubsub_subscription_iam_member.pubsub_agent_acks_dead_lettered_approvals': 'roles/pubsub.subscriber',
+      'google_pubsub_topic_iam_member.pubsub_agent_dead_letters_approvals': 'roles/pubsub.publisher',
+      'google_pubsub_topic_iam_member.slack_publishes_approvals': 'roles/pubsub.publisher',
+      'google_secret_manager_secret_iam_member.function_reads_bot_token': 'roles/secretmanager.secretAccessor',
+      'google_secret_manager_secret_iam_member.slack_reads_signing_secret': 'roles/secretmanager.secretAccessor',
     });
     // Logs: one permission, not roles/logging.viewer (sinks, metrics, buckets, views).
     expect(only(stack, 'google_project_iam_custom_role', 'log_reader').permissions).toEqual(['logging.logEntries.list']);
@@ -425,6 +440,146 @@ describe('least privilege', () => {
     expect(existsSync(join(TF_DIR, 'k8s'))).toBe(false);
     // exec into the attacker's container is never on by default.
     expect(stack.variable.enabled_actions![0]!.default).not.toContain('capture-process-list');
+  });
+});
+
+// ---------------------------------------------------------------- routes, SCC write-back, owners (issue 14)
+
+/** An expression of the stack evaluated offline, its var./local. references given as HCL values. */
+function evaluateWith(expr: string, values: Record<string, string>): unknown {
+  return evaluateHcl({ ...values, result: expr.replace(/\bvar\./g, 'local.') }).result;
+}
+
+/** Which of `values` each of a variable's validations accepts: one terraform console run for all. */
+function validations(name: string, values: string[]): boolean[][] {
+  const conditions = (stack.variable[name]![0]!.validation as Block[]).map((v) => expression(v.condition));
+  const exprs: Record<string, string> = {};
+  values.forEach((value, i) => {
+    exprs[`v${i}`] = value;
+    conditions.forEach((c, j) => (exprs[`ok${i}_${j}`] = c.replaceAll(`var.${name}`, `local.v${i}`)));
+  });
+  const out = evaluateHcl(exprs);
+  return values.map((_, i) => conditions.map((_c, j) => out[`ok${i}_${j}`] as boolean));
+}
+const accepted = (name: string, values: string[]) => validations(name, values).map((each) => each.every(Boolean));
+
+describe('routes, SCC write-back and owners', () => {
+  const member = 'serviceAccount:${google_service_account.function.email}';
+
+  it('route webhook secrets: validated names (as the policy spells them), merged into the secrets the function mounts and may read', () => {
+    const condition = String(stack.variable.route_webhook_secrets![0]!.validation[0].condition);
+    // The same rule as the policy's slackWebhookEnv / chatWebhookEnv.
+    expect(condition).toContain(`regex("${WEBHOOK_ENV_NAME.source}", name)`);
+    expect(stack.variable.route_webhook_secrets![0]!.default).toEqual({});
+    const cases: [string, boolean][] = [
+      ['{ PAYMENTS_SLACK_WEBHOOK_URL = "payments-slack" }', true],
+      ['{ PAYMENTS_SLACK_WEBHOOK_URL = "payments-slack", BILLING_CHAT_WEBHOOK_URL = "billing_chat-1" }', true],
+      ['{}', true],
+      ['{ SLACK_WEBHOOK_URL = "s" }', false],
+      ['{ CHAT_WEBHOOK_URL = "s" }', false],
+      ['{ payments_WEBHOOK_URL = "s" }', false],
+      ['{ PAYMENTS_SLACK_URL = "s" }', false],
+      ['{ _WEBHOOK_URL = "s" }', false],
+      [`{ A${'B'.repeat(51)}_WEBHOOK_URL = "s" }`, false],
+      ['{ PAYMENTS_SLACK_WEBHOOK_URL = "projects/p/secrets/s" }', false],
+      ['{ PAYMENTS_SLACK_WEBHOOK_URL = "" }', false],
+    ];
+    expect(accepted('route_webhook_secrets', cases.map(([v]) => v))).toEqual(cases.map(([, ok]) => ok));
+
+    const secrets = evaluateWith(expression(stack.locals.webhook_secrets), {
+      slack_webhook_secret: '"ops-slack"',
+      chat_webhook_secret: '""',
+      route_webhook_secrets: '{ PAYMENTS_SLACK_WEBHOOK_URL = "payments-slack", BILLING_CHAT_WEBHOOK_URL = "billing-chat" }',
+    });
+    expect(secrets).toEqual({ SLACK_WEBHOOK_URL: 'ops-slack', PAYMENTS_SLACK_WEBHOOK_URL: 'payments-slack', BILLING_CHAT_WEBHOOK_URL: 'billing-chat' });
+    // Mounted as secret variables and granted one by one, from the same map.
+    const fn = only(stack, 'google_cloudfunctions2_function', 'responder');
+    expect(fn.service_config[0].dynamic.secret_environment_variables[0].for_each).toBe('${local.webhook_secrets}');
+    const grant = only(stack, 'google_secret_manager_secret_iam_member', 'function_reads_webhook');
+    expect(grant).toMatchObject({ for_each: '${local.webhook_secrets}', secret_id: '${each.value}', role: 'roles/secretmanager.secretAccessor', member });
+  });
+
+  it('route topics: full names (as the policy spells them), publisher on each topic only, in its own project', () => {
+    const condition = String(stack.variable.route_topics![0]!.validation[0].condition);
+    expect(condition).toContain(`regex("${TOPIC_NAME.source.replaceAll('\\/', '/')}", t)`);
+    const cases: [string, boolean][] = [
+      ['["projects/payments-prod/topics/incidents"]', true],
+      ['["projects/payments-prod/topics/incidents", "projects/audit-project/topics/all.summaries"]', true],
+      ['[]', true],
+      ['["incidents"]', false],
+      ['["projects/payments-prod/topics/goog-incidents"]', false],
+      ['["projects/payments-prod/topics/GOOGincidents"]', false],
+      ['["projects/Payments/topics/incidents"]', false],
+      ['["projects/payments-prod/subscriptions/incidents"]', false],
+      ['["projects/payments-prod/topics/incidents", "projects/payments-prod/topics/incidents"]', false],
+    ];
+    expect(accepted('route_topics', cases.map(([v]) => v))).toEqual(cases.map(([, ok]) => ok));
+
+    const grant = only(stack, 'google_pubsub_topic_iam_member', 'function_publishes_routes');
+    expect(grant).toMatchObject({ for_each: '${toset(var.route_topics)}', role: 'roles/pubsub.publisher', member });
+    const where = evaluateHcl({
+      each: '{ value = "projects/payments-prod/topics/incidents" }',
+      project: expression(grant.project).replaceAll('each.', 'local.each.'),
+      topic: expression(grant.topic).replaceAll('each.', 'local.each.'),
+    });
+    expect([where.project, where.topic]).toEqual(['payments-prod', 'incidents']);
+  });
+
+  it('SCC write-back: SCC_WRITEBACK on the function, on by default; the state change off by default', () => {
+    const env = only(stack, 'google_cloudfunctions2_function', 'responder').service_config[0].environment_variables;
+    expect(env.SCC_WRITEBACK).toBe('${var.scc_writeback ? "true" : "false"}');
+    expect(stack.variable.scc_writeback![0]).toMatchObject({ type: '${bool}', default: true });
+    expect(stack.variable.scc_set_state![0]).toMatchObject({ type: '${bool}', default: false });
+    expect(stack.variable.essential_contacts![0]).toMatchObject({ type: '${bool}', default: true });
+  });
+
+  // Where each grant lands, for every combination: the organization in organization mode, else each cluster project.
+  const GRANTS: Record<string, { role: string; when: (o: { writeback: boolean; setState: boolean; contacts: boolean }) => boolean }> = {
+    function_marks_findings: { role: 'roles/securitycenter.findingSecurityMarksWriter', when: (o) => o.writeback },
+    function_sets_finding_state: { role: 'roles/securitycenter.findingsStateSetter', when: (o) => o.writeback && o.setState },
+    function_reads_contacts: { role: 'roles/essentialcontacts.viewer', when: (o) => o.contacts },
+  };
+  const COMBINATIONS = [
+    { writeback: true, setState: false, contacts: true },
+    { writeback: true, setState: true, contacts: false },
+    { writeback: false, setState: true, contacts: true },
+    { writeback: false, setState: false, contacts: false },
+  ];
+
+  it.each(Object.entries(GRANTS))('%s: at the organization (organization mode) or on each cluster project, and only when enabled', (name, grant) => {
+    const org = only(stack, 'google_organization_iam_member', name);
+    const project = only(stack, 'google_project_iam_member', name);
+    expect(org).toMatchObject({ org_id: '${var.organization_id}', role: grant.role, member });
+    expect(project).toMatchObject({ project: '${each.value}', role: grant.role, member });
+    // Every combination in one terraform console run: each one's inputs as locals suffixed _i.
+    const cases = COMBINATIONS.flatMap((o) => [true, false].map((orgMode) => ({ o, orgMode })));
+    const exprs: Record<string, string> = {};
+    const inputs = (i: number) => (expr: string) => expr.replace(/\b(?:var|local)\.([a-z_]+)/g, (_, n: string) => `local.${n}_${i}`);
+    cases.forEach(({ o, orgMode }, i) => {
+      Object.assign(exprs, {
+        [`scc_writeback_${i}`]: String(o.writeback),
+        [`scc_set_state_${i}`]: String(o.setState),
+        [`essential_contacts_${i}`]: String(o.contacts),
+        [`organization_id_${i}`]: orgMode ? '"123456789012"' : '""',
+        [`org_mode_${i}`]: inputs(i)(expression(stack.locals.org_mode)),
+        [`cluster_projects_${i}`]: 'toset(["shop-prod", "shop-staging"])',
+        [`count_${i}`]: inputs(i)(expression(org.count)),
+        [`projects_${i}`]: inputs(i)(expression(project.for_each)),
+      });
+    });
+    const out = evaluateHcl(exprs);
+    const got = cases.map((c, i) => ({ ...c, count: out[`count_${i}`], projects: out[`projects_${i}`] }));
+    const wanted = cases.map((c) => ({ ...c, count: grant.when(c.o) && c.orgMode ? 1 : 0, projects: grant.when(c.o) && !c.orgMode ? ['shop-prod', 'shop-staging'] : [] }));
+    expect(got).toEqual(wanted);
+  });
+
+  it('every role the stack grants has its row in the README (Least privilege)', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('### Least privilege: every grant and why'), readme.indexOf('### Send a test finding'));
+    const code = stack.text.replace(/#.*$/gm, '');
+    const roles = new Set([...code.matchAll(/"(roles\/[A-Za-z0-9_.]+)"/g)].map((m) => m[1]!));
+    expect(roles.size).toBeGreaterThan(10);
+    expect([...roles].filter((role) => !table.includes(`\`${role}\``))).toEqual([]);
   });
 });
 
@@ -634,6 +789,7 @@ const API_FOR_TYPE: Record<string, string[]> = {
   google_service_account_iam_member: ['iam.googleapis.com'],
   google_project_iam_custom_role: ['iam.googleapis.com'],
   google_project_iam_member: ['cloudresourcemanager.googleapis.com'],
+  google_organization_iam_member: ['cloudresourcemanager.googleapis.com'],
   google_pubsub_topic: ['pubsub.googleapis.com'],
   google_pubsub_subscription: ['pubsub.googleapis.com'],
   google_pubsub_topic_iam_member: ['pubsub.googleapis.com'],
@@ -661,8 +817,8 @@ describe('the first apply on a fresh project', () => {
   beforeAll(() => {
     const expr = expression(only(stack, 'google_project_service', 'host').for_each);
     hostApis = {
-      push: evaluateHcl({ apis: expr }, { delivery: 'push' }).apis as string[],
-      eventarc: evaluateHcl({ apis: expr }, { delivery: 'eventarc' }).apis as string[],
+      push: evaluateHcl({ apis: expr }, { delivery: 'push', essential_contacts: 'true' }).apis as string[],
+      eventarc: evaluateHcl({ apis: expr }, { delivery: 'eventarc', essential_contacts: 'false' }).apis as string[],
     };
   });
 
@@ -684,6 +840,10 @@ describe('the first apply on a fresh project', () => {
     }
     expect(hostApis.push).not.toContain('eventarc.googleapis.com');
     expect(hostApis.eventarc).toContain('eventarc.googleapis.com');
+    // The Essential Contacts call is billed to the function account's project (client-based: it
+    // also serves organizations and folders), so the API is on there, and only when it is used.
+    expect(hostApis.push).toContain('essentialcontacts.googleapis.com');
+    expect(hostApis.eventarc).not.toContain('essentialcontacts.googleapis.com');
     // Listed too, though deploy.sh enables them first (test/deploy-script.test.ts).
     for (const api of BOOTSTRAP_APIS) expect(hostApis.push).toContain(api);
     expect(only(stack, 'google_project_service', 'host').disable_on_destroy).toBe(false);
@@ -760,7 +920,7 @@ describe('the first apply on a fresh project', () => {
     const created = Object.values(stack.resource.google_service_account ?? {}).map(([sa]) =>
       String(sa!.account_id).replace('${local.function_name}', String(stack.locals.function_name)),
     );
-    expect(created.sort()).toEqual(['${var.name_prefix}-build', '${var.name_prefix}-fn', '${var.name_prefix}-trigger']);
+    expect(created.sort()).toEqual(['${var.name_prefix}-build', '${var.name_prefix}-fn', '${var.name_prefix}-slack', '${var.name_prefix}-trigger']);
     // How docs may spell the prefix: its default, the variable, or a placeholder.
     const allowed = new Set(created.flatMap((id) => ['scc-responder', '${name_prefix}', '$${name_prefix}', 'NAME_PREFIX'].map((p) => id.replace('${var.name_prefix}', () => p))));
     expect(prefix).toBe('scc-responder');

@@ -139,6 +139,8 @@ export function sandboxFor(plan: Plan): { seed: FakeKubeSeed; workload: SandboxW
   if (namespace && podName) {
     const siblings = [1, 2].map((i) => `${replicaSet}-${shortId(`${podName}/${i}`, 5)}`);
     seed.namespaces = [namespace];
+    // An owner to find (README: Owners): the namespace says which team runs it.
+    seed.namespaceObjects = [{ metadata: { name: namespace, labels: { team: teamOf(namespace) } } }];
     seed.pods = [
       pod(podName, workload.podUid!, node ?? otherNode),
       ...siblings.map((name) => pod(name, uuidFrom(`pod/${namespace}/${name}`), otherNode)),
@@ -285,8 +287,21 @@ export function demoPolicy(target: Target | null, kubeconfig: string): PolicyInp
     dryRun: true,
     rules: [{ name: 'sandbox-contain', match, actions: ['label-pod', 'isolate-pod', 'cordon-node', 'delete-pod'] }],
     clusters: target ? { [target.clusterName]: sandboxCluster(kubeconfig) } : {},
+    // The namespace's team gets the summary in its own channel, with a mention (README: Routes and mentions).
+    ...(target?.namespace
+      ? {
+          routes: [{ name: 'owning-team', match: { namespaces: [target.namespace] }, slackWebhookEnv: DEMO_TEAM_WEBHOOK_ENV }],
+          mentions: { slack: { [teamOf(target.namespace)]: DEMO_TEAM_GROUP } },
+        }
+      : {}),
   };
 }
+
+/** The route's webhook variable in the demo's own policy, and the Slack user group its mention names. */
+export const DEMO_TEAM_WEBHOOK_ENV = 'TEAM_SLACK_WEBHOOK_URL';
+export const DEMO_TEAM_GROUP = 'S0DEMOTEAM';
+/** The sandbox namespace's `team` label: the owner value a mention is keyed by. */
+export const teamOf = (namespace: string) => `team-${namespace.slice(0, 58).replace(/-+$/, '')}`;
 
 /** The sandbox plays a GKE cluster with Dataplane V2, which enforces NetworkPolicy. */
 function sandboxCluster(kubeconfig: string) {

@@ -59,6 +59,11 @@ export interface ClusterAction {
 export const ANNOTATION_PREFIX = 'scc-responder.dev';
 export const INCIDENT_LABEL = `${ANNOTATION_PREFIX}/incident`;
 export const FINDING_ANNOTATION = `${ANNOTATION_PREFIX}/finding`;
+/**
+ * Finding occurrences (ledger key ids: sha256 of finding name + eventTime) released on this pod,
+ * newest last, bounded: no later delivery of such an occurrence acts on the pod again.
+ */
+export const RELEASED_ANNOTATION = `${ANNOTATION_PREFIX}/released-occurrences`;
 
 /**
  * A short id usable as a label value and inside object names. SCC finding ids

@@ -2,10 +2,19 @@
 // finding's cluster, then run the plan. Loaded lazily by the composition root.
 import { PermanentError, TransientError } from '../core/errors.ts';
 import type { Policy } from '../core/policy.ts';
-import type { ClusterResponder, ContainmentResult, StepLogger } from '../core/ports.ts';
+import type { ClusterResponder, ContainmentResult, OwnerFactsReads, StepLogger } from '../core/ports.ts';
 import { classifyKubeError, describeKubeError } from './errors.ts';
 import { KubeApiError, type ClusterConnector, type ClusterFacts } from './kube-api.ts';
+import { readNamespaceOwnerMeta, type NamespaceOwnerMeta } from './read-owners.ts';
 import { runPlan } from './run-plan.ts';
+
+/**
+ * A burst of findings in one namespace (the same pod, 200 times) reads its owners once a
+ * minute, not once per finding; owner labels change far more slowly than that. Failures are
+ * not kept: the next finding asks again.
+ */
+const NAMESPACE_OWNERS_TTL_MS = 60_000;
+const NAMESPACE_OWNERS_MAX = 256;
 
 export interface ClusterResponderOptions {
   policy: Policy;
@@ -17,7 +26,45 @@ export interface ClusterResponderOptions {
 export function createClusterResponder(options: ClusterResponderOptions): ClusterResponder {
   const { policy, log, access } = options;
   const now = options.now ?? (() => new Date());
+  const namespaceOwners = new Map<string, { at: number; read: Promise<NamespaceOwnerMeta> }>();
+
+  function readNamespaceOwners(clusterName: string, namespace: string, timeoutMs: number): Promise<NamespaceOwnerMeta> {
+    const key = `${clusterName}\u0000${namespace}`;
+    const at = now().getTime();
+    const hit = namespaceOwners.get(key);
+    if (hit && at - hit.at < NAMESPACE_OWNERS_TTL_MS) return hit.read;
+    // connect() is cached by the connector: the client (and on GKE the token) containment already used.
+    const read = access.connect(clusterName).then(
+      (kube) => readNamespaceOwnerMeta(kube, namespace, timeoutMs),
+      (error: unknown) => {
+        throw new Error(`cluster access: ${(error instanceof Error ? error.message : String(error)).slice(0, 200)}`, { cause: error });
+      },
+    );
+    namespaceOwners.delete(key);
+    namespaceOwners.set(key, { at, read });
+    if (namespaceOwners.size > NAMESPACE_OWNERS_MAX) namespaceOwners.delete(namespaceOwners.keys().next().value!);
+    read.catch(() => {
+      if (namespaceOwners.get(key)?.read === read) namespaceOwners.delete(key);
+    });
+    return read;
+  }
+
   return {
+    ownerFacts(request): OwnerFactsReads {
+      const target = request.plan.target;
+      const namespace = target?.namespace ?? null;
+      return {
+        // The same cached getCluster answer contain() connected with; null for a kubeconfig-mapped cluster.
+        clusterLabels:
+          target !== null && request.clusterLabels
+            ? access.facts(target.clusterName).then((facts) => facts.resourceLabels ?? null)
+            : Promise.resolve(null),
+        namespace:
+          target !== null && namespace !== null && request.namespace
+            ? readNamespaceOwners(target.clusterName, namespace, request.timeoutMs)
+            : Promise.resolve(null),
+      };
+    },
     async contain(request): Promise<ContainmentResult> {
       const { plan } = request;
       if (plan.actions.length === 0) return { outcomes: [], snapshots: {}, warnings: [] };

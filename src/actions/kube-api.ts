@@ -45,6 +45,11 @@ export interface Pod {
   };
 }
 
+export interface Namespace {
+  metadata: ObjectMeta;
+  status?: { phase?: string };
+}
+
 export interface Node {
   metadata: ObjectMeta;
   spec?: { unschedulable?: boolean; taints?: { key: string; value?: string; effect: string }[] };
@@ -122,6 +127,8 @@ export interface KubeApi {
   /** null when the pod does not exist (404). */
   readPod(namespace: string, name: string): Promise<Pod | null>;
   readNode(name: string): Promise<Node | null>;
+  /** null when it does not exist (404). `timeoutMs` shortens the request's deadline (owner reads are bounded tighter than actions). */
+  readNamespace(name: string, options?: { timeoutMs?: number }): Promise<Namespace | null>;
   readReplicaSet(namespace: string, name: string): Promise<ReplicaSet | null>;
   listPods(namespace: string, labelSelector: string | undefined): Promise<Pod[]>;
   listEvents(namespace: string, fieldSelector: string): Promise<KubeEvent[]>;
@@ -189,6 +196,12 @@ export interface ClusterFacts {
   networkPolicy: NetworkPolicyEnforcement;
   /** Where the answer comes from ("GKE Dataplane V2", "policy clusters entry", …). */
   networkPolicySource: string;
+  /**
+   * The cluster's GCP resource labels, as the Container API gave them (unvalidated: owner
+   * resolution checks them). Absent when there are none or the connection has no such notion
+   * (a kubeconfig-mapped cluster).
+   */
+  resourceLabels?: Record<string, string>;
 }
 
 /** Gives the KubeApi for a cluster, by its Container API name `projects/P/locations/L/clusters/C`. */

@@ -6,6 +6,20 @@ import type { Plan } from '../core/plan.ts';
 import { isDns1123Label, isDns1123Subdomain } from '../core/k8s-names.ts';
 import { isProtectedNamespace, type Policy } from '../core/policy.ts';
 import type { KubeApi, Node, Pod } from './kube-api.ts';
+import { findingKey } from '../core/summary.ts';
+import { RELEASED_ANNOTATION } from './action.ts';
+
+/** The finding occurrences (ledger key ids) the pod was released from (release.ts writes them). */
+export function releasedOccurrences(pod: Pod): string[] {
+  const value = pod.metadata.annotations?.[RELEASED_ANNOTATION];
+  return typeof value === 'string' ? value.split(',').filter((id) => /^[a-f0-9]{64}$/.test(id)) : [];
+}
+
+/** The plan's finding occurrence as the ledger keys it (finding name + eventTime). */
+export function occurrenceOf(plan: Plan): string {
+  const f = plan.finding;
+  return findingKey({ ...(f.name ? { name: f.name } : {}), ...(f.canonicalName ? { canonicalName: f.canonicalName } : {}), ...(f.eventTime ? { eventTime: f.eventTime } : {}) }).id;
+}
 
 export interface Block {
   status: 'skipped' | 'already';
@@ -182,6 +196,14 @@ export async function preflight(kube: KubeApi, plan: Plan, policy: Policy, optio
       const optedOut = Object.hasOwn(annotations, optOut) ? annotations[optOut] : undefined;
       if (optedOut !== undefined && optedOut !== 'false') {
         result.all = { status: 'skipped', reason: `pod has the opt-out annotation ${optOut}` };
+        return result;
+      }
+      if (releasedOccurrences(pod).includes(occurrenceOf(plan))) {
+        // A late redelivery of this occurrence (before its claim, with the ledger down, or after the ledger
+        // record expired) must not re-quarantine a pod someone released. The id names the occurrence
+        // (sha256 of the SCC finding name and its eventTime): writing it ahead of a finding means knowing
+        // the SCC finding's name, and a new occurrence (the shell again, a new eventTime) is a new id.
+        result.all = { status: 'skipped', reason: `this finding occurrence was released on this pod (${RELEASED_ANNOTATION}): not applied again` };
         return result;
       }
       if (pod.metadata.deletionTimestamp) {

@@ -12,7 +12,8 @@
 import { isLabelKey, isLabelValue } from '../core/k8s-names.ts';
 import type { ActionOutcome } from '../core/outcome.ts';
 import type { Policy } from '../core/policy.ts';
-import { FINDING_ANNOTATION, INCIDENT_LABEL, type Incident } from './action.ts';
+import { FINDING_ANNOTATION, INCIDENT_LABEL, RELEASED_ANNOTATION, type Incident } from './action.ts';
+import { releasedOccurrences } from './preflight.ts';
 import { AUDIT_EVENTS_RBAC, auditEvent, writeAuditEvents } from './audit-events.ts';
 import { CORDONED_AT_ANNOTATION, CORDONED_BY_ANNOTATION } from './cordon-node.ts';
 import { describeKubeError } from './errors.ts';
@@ -31,6 +32,8 @@ export const RELEASE_RBAC: RbacNeed[] = [
 
 export interface ReleaseRequest {
   incident: Incident;
+  /** The finding occurrence (ledger key id) being released: marked on the pod so no redelivery of it acts again. */
+  occurrence?: string;
   namespace: string | null;
   pod: string | null;
   /** The finding's node, used when the pod is gone. */
@@ -152,7 +155,7 @@ export async function runRelease(kube: KubeApi, policy: Policy, request: Release
     return step(type, dryRun, `remove ${key} and the quarantine annotations from pod ${podRef}`, async () => {
       await kube.patchPodMetadata(pod.metadata.namespace!, pod.metadata.name!, pod.metadata.uid!, {
         labels: labelled ? { [key]: null } : {},
-        annotations: { [FINDING_ANNOTATION]: null, [QUARANTINED_AT_ANNOTATION]: null },
+        annotations: { [FINDING_ANNOTATION]: null, [QUARANTINED_AT_ANNOTATION]: null, ...releasedMarker(pod, request.occurrence) },
       });
       return `removed ${key} and the quarantine annotations from pod ${podRef}`;
     });
@@ -184,7 +187,7 @@ export async function runRelease(kube: KubeApi, policy: Policy, request: Release
         run: async () => {
           await kube.patchPodMetadata(pod!.metadata.namespace!, pod!.metadata.name!, pod!.metadata.uid!, {
             labels: { ...toRestore, [INCIDENT_LABEL]: null },
-            annotations: { [DETACHED_LABELS_ANNOTATION]: null },
+            annotations: { [DETACHED_LABELS_ANNOTATION]: null, ...releasedMarker(pod!, request.occurrence) },
           });
         },
       });
@@ -273,4 +276,17 @@ export async function runRelease(kube: KubeApi, policy: Policy, request: Release
       return `uncordoned node ${nodeName}`;
     });
   }
+}
+
+/** How many released occurrences a pod remembers (the annotation stays small). */
+const MAX_RELEASED_MARKERS = 20;
+
+/**
+ * The pod's released-occurrences annotation with this occurrence added, as a patch entry: no later
+ * delivery of the same finding occurrence then acts on the pod (preflight). Nothing without an id.
+ */
+function releasedMarker(pod: Pod, occurrence: string | undefined): Record<string, string> {
+  if (occurrence === undefined || !/^[a-f0-9]{64}$/.test(occurrence)) return {};
+  const ids = releasedOccurrences(pod).filter((id) => id !== occurrence);
+  return { [RELEASED_ANNOTATION]: [...ids, occurrence].slice(-MAX_RELEASED_MARKERS).join(',') };
 }

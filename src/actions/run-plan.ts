@@ -84,7 +84,8 @@ export async function runPlan(request: ContainmentRequest, deps: RunPlanDeps): P
 
   let snapshots: ClusterSnapshots = {};
   const warnings = [...pre.warnings];
-  let captured = pre.all !== null;
+  // Before the claim nothing is removed, and the run after the claim takes the snapshots.
+  let captured = pre.all !== null || request.stage === 'before-claim';
   // Taken right before the first action that removes the pod (what it loses), not before
   // label/isolate: containment must not wait for a copy of logs and events.
   const captureOnce = async () => {
@@ -129,11 +130,12 @@ export async function runPlan(request: ContainmentRequest, deps: RunPlanDeps): P
   }
   if (!plan.dryRun) {
     const target = { pod: pre.pod, node: pre.node, nodeName: pre.nodeName };
-    const events = outcomes.map((o) => auditEvent(o, target, incident, now)).filter((e) => e !== null);
+    // A carried outcome had its Event written by the run that reached it.
+    const events = outcomes.filter((o) => !request.carried?.has(o.type)).map((o) => auditEvent(o, target, incident, now)).filter((e) => e !== null);
     const eventsWarning = await writeAuditEvents(kube, events);
     if (eventsWarning !== null) warnings.push(eventsWarning);
   }
-  if (plannedTypes.has('isolate-pod')) warnings.push(openConnectionsNote(plan));
+  if (plannedTypes.has('isolate-pod') && request.stage !== 'before-claim') warnings.push(openConnectionsNote(plan));
   return { outcomes, snapshots, warnings };
 
   async function decide(action: ClusterAction): Promise<ActionOutcome> {
@@ -143,6 +145,8 @@ export async function runPlan(request: ContainmentRequest, deps: RunPlanDeps): P
       // Its details (which NetworkPolicy, which labels) are what the read-back checks against.
       return { type, status: 'already', reason: `${previous.status} in an earlier delivery: ${previous.reason}`, ...(previous.details ? { details: previous.details } : {}) };
     }
+    const carried = request.carried?.get(type);
+    if (carried) return carried;
     const denied = request.deniedByBudget.get(type);
     if (denied !== undefined) return { type, status: 'skipped', reason: denied };
     if (request.startBy !== undefined && deps.now().getTime() > request.startBy) {

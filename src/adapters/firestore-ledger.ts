@@ -9,6 +9,18 @@ import { randomUUID, createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type * as FirestoreSdk from '@google-cloud/firestore';
 import type { DocumentReference, Transaction } from '@google-cloud/firestore';
+import {
+  decideClaim,
+  keepResult,
+  withRefusal,
+  type ApprovalDecisionRecord,
+  type ApprovalRefusal,
+  type ApprovalRequestRecord,
+  type ApprovalResultRecord,
+  type ApprovalStore,
+  type DecisionClaim,
+  type StoredApproval,
+} from '../core/approval.ts';
 import { evaluateBudget, type BudgetEntry } from '../core/budget.ts';
 import { incidentFromDoc, nextRelease, type BudgetDoc as BudgetDocOf, type FindingDoc } from '../core/incident-record.ts';
 import { PermanentError, TransientError } from '../core/errors.ts';
@@ -78,7 +90,16 @@ export function createFirestore(options: Pick<FirestoreLedgerOptions, 'projectId
 }
 
 
-export class FirestoreLedger implements Ledger, Budget, IncidentStore {
+function parseSummary(json: string | null | undefined): Summary | null {
+  if (typeof json !== 'string') return null;
+  try {
+    return JSON.parse(json) as Summary;
+  } catch {
+    return null;
+  }
+}
+
+export class FirestoreLedger implements Ledger, Budget, IncidentStore, ApprovalStore {
   readonly db: Firestore;
   readonly #collection: string;
   readonly #leaseMs: number;
@@ -91,10 +112,11 @@ export class FirestoreLedger implements Ledger, Budget, IncidentStore {
     this.#ttlMs = options.ttlDays * 86_400_000;
   }
 
-  #findingDoc(key: FindingKey): DocumentReference {
+  #findingDoc(key: FindingKey | string): DocumentReference {
+    const id = typeof key === 'string' ? key : key.id;
     // The id is a hash, never the attacker-chosen finding name.
-    if (!/^[a-f0-9]{64}$/.test(key.id)) throw new PermanentError('ledger: finding key id must be a sha256 hex digest');
-    return this.db.collection(this.#collection).doc(`f-${key.id}`);
+    if (!/^[a-f0-9]{64}$/.test(id)) throw new PermanentError('ledger: finding key id must be a sha256 hex digest');
+    return this.db.collection(this.#collection).doc(`f-${id}`);
   }
 
   #budgetDoc(cluster: string): DocumentReference {
@@ -283,6 +305,64 @@ export class FirestoreLedger implements Ledger, Budget, IncidentStore {
       if (next === null) return;
       // Only these fields: the claim (owner, lease, state) belongs to whichever delivery holds it.
       tx.update(ref, { release: next, updatedAt: Timestamp.fromDate(now), expireAt: this.#expireAt(now) });
+    });
+  }
+
+  // ---- ApprovalStore: the `approval` field of the finding's document. None of these touch the
+  // claim (owner, lease, state): the dry run that records the request holds it, and the decision
+  // comes long after it completed.
+
+  async recordRequest(key: FindingKey, request: ApprovalRequestRecord, now: Date): Promise<ApprovalRequestRecord> {
+    const ref = this.#findingDoc(key);
+    return this.#run('ledger record approval request', async (tx) => {
+      const snap = await tx.get(ref);
+      const doc = snap.data() as LedgerDoc | undefined;
+      if (!doc) throw new PermanentError(`ledger: no incident ${key.id}`);
+      if (doc.approval?.request) return doc.approval.request;
+      tx.update(ref, { approval: { request, decision: null, result: null, refusals: [] }, updatedAt: Timestamp.fromDate(now), expireAt: this.#expireAt(now) });
+      return request;
+    });
+  }
+
+  async getRequest(id: string, _now: Date): Promise<StoredApproval | null> {
+    const ref = this.#findingDoc(id);
+    let doc: LedgerDoc | undefined;
+    try {
+      doc = (await ref.get()).data() as LedgerDoc | undefined;
+    } catch (error) {
+      throw classify(error, 'ledger read approval');
+    }
+    if (!doc?.approval?.request) return null;
+    return { state: { ...doc.approval, refusals: doc.approval.refusals ?? [] }, summary: parseSummary(doc.summaryJson) };
+  }
+
+  async claimDecision(id: string, decision: ApprovalDecisionRecord, now: Date): Promise<DecisionClaim> {
+    const ref = this.#findingDoc(id);
+    return this.#run('ledger claim approval decision', async (tx) => {
+      const doc = (await tx.get(ref)).data() as LedgerDoc | undefined;
+      const { claim, next } = decideClaim(doc?.approval, decision);
+      if (next) tx.update(ref, { approval: next, updatedAt: Timestamp.fromDate(now), expireAt: this.#expireAt(now) });
+      return claim;
+    });
+  }
+
+  async recordDecision(id: string, result: ApprovalResultRecord, now: Date): Promise<ApprovalResultRecord> {
+    const ref = this.#findingDoc(id);
+    return this.#run('ledger record approval result', async (tx) => {
+      const doc = (await tx.get(ref)).data() as LedgerDoc | undefined;
+      if (!doc?.approval) throw new PermanentError(`ledger: no approval request for incident ${id}`);
+      const { kept, next } = keepResult(doc.approval, result);
+      if (next) tx.update(ref, { 'approval.result': result, updatedAt: Timestamp.fromDate(now), expireAt: this.#expireAt(now) });
+      return kept;
+    });
+  }
+
+  async recordRefusal(id: string, refusal: ApprovalRefusal, now: Date): Promise<void> {
+    const ref = this.#findingDoc(id);
+    await this.#run('ledger record approval refusal', async (tx) => {
+      const doc = (await tx.get(ref)).data() as LedgerDoc | undefined;
+      if (!doc?.approval) return; // nothing to attach it to: the log line is the record
+      tx.update(ref, { approval: withRefusal(doc.approval, refusal), updatedAt: Timestamp.fromDate(now), expireAt: this.#expireAt(now) });
     });
   }
 

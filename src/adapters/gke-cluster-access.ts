@@ -23,6 +23,8 @@ export interface GkeCluster {
   controlPlaneEndpointsConfig?: {
     ipEndpointsConfig?: { publicEndpoint?: string | null; privateEndpoint?: string | null } | null;
   } | null;
+  /** The cluster's GCP resource labels (`gcloud container clusters update --update-labels`). */
+  resourceLabels?: Record<string, string> | null;
 }
 
 /** The one Container API call we make (ClusterManagerClient fits it). */
@@ -61,6 +63,29 @@ export function gkeNetworkPolicyFacts(cluster: GkeCluster): ClusterFacts {
   if (datapath === 'ADVANCED_DATAPATH' || datapath === 2) return { networkPolicy: 'enforced', networkPolicySource: 'GKE Dataplane V2' };
   if (cluster.networkPolicy?.enabled === true) return { networkPolicy: 'enforced', networkPolicySource: 'GKE network policy enforcement (Calico)' };
   return { networkPolicy: 'not-enforced', networkPolicySource: 'GKE cluster without Dataplane V2 or network policy enforcement' };
+}
+
+/** GCP allows at most 64 labels on a resource: more than that is not a real answer. */
+const MAX_RESOURCE_LABELS = 64;
+
+/**
+ * The cluster's resource labels, for owner resolution: string values only, own keys only,
+ * at most 64, absent when there are none. Validated later (src/core/owners.ts): this only
+ * keeps the copy small and plain.
+ */
+export function gkeResourceLabels(cluster: GkeCluster): Record<string, string> | undefined {
+  const labels = cluster.resourceLabels;
+  if (typeof labels !== 'object' || labels === null) return undefined;
+  const entries = Object.entries(labels)
+    .filter((entry): entry is [string, string] => typeof entry[1] === 'string')
+    .slice(0, MAX_RESOURCE_LABELS);
+  return entries.length === 0 ? undefined : Object.fromEntries(entries);
+}
+
+/** Everything the actions and owner resolution take from the one getCluster answer. */
+export function gkeClusterFacts(cluster: GkeCluster): ClusterFacts {
+  const resourceLabels = gkeResourceLabels(cluster);
+  return { ...gkeNetworkPolicyFacts(cluster), ...(resourceLabels ? { resourceLabels } : {}) };
 }
 
 export interface ClusterAccessOptions {
@@ -195,7 +220,7 @@ export class ClusterAccess implements ClusterConnector {
       token: token.token,
       expiresAt: Math.max(now, tokenExpiry - EXPIRY_MARGIN_MS),
       private: usePrivate,
-      facts: gkeNetworkPolicyFacts(cluster),
+      facts: gkeClusterFacts(cluster),
     };
   }
 

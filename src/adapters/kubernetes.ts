@@ -24,6 +24,7 @@ import {
   type KubeApi,
   type KubeEvent,
   type LabelSelectorRequirement,
+  type Namespace,
   type NetworkPolicy,
   type Node,
   type Pod,
@@ -255,6 +256,12 @@ export function createKubeApi(kc: KubeConfig, options: KubeApiOptions = {}): Kub
     async readNode(name) {
       checked('name', name);
       return orNull(call('read node', timeoutMs, async (withDeadline) => plain<Node>(await core.readNode({ name }, withDeadline()))));
+    },
+    async readNamespace(name, readOptions) {
+      // A namespace name is a DNS-1123 label: checked like every path segment.
+      checked('namespace', name);
+      const deadline = Math.max(1, Math.min(readOptions?.timeoutMs ?? timeoutMs, timeoutMs));
+      return orNull(call('read namespace', deadline, async (withDeadline) => plain<Namespace>(await core.readNamespace({ name }, withDeadline()))));
     },
     async readReplicaSet(namespace, name) {
       checked('namespace', namespace);

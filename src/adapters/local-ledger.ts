@@ -32,6 +32,18 @@ import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type * as SqliteModule from 'node:sqlite';
+import {
+  decideClaim,
+  keepResult,
+  withRefusal,
+  type ApprovalDecisionRecord,
+  type ApprovalRefusal,
+  type ApprovalRequestRecord,
+  type ApprovalResultRecord,
+  type ApprovalStore,
+  type DecisionClaim,
+  type StoredApproval,
+} from '../core/approval.ts';
 import { evaluateBudget } from '../core/budget.ts';
 import { incidentFromDoc as incidentFromStoredDoc, nextRelease, type BudgetDoc as BudgetDocOf, type FindingDoc } from '../core/incident-record.ts';
 import { PermanentError, TransientError } from '../core/errors.ts';
@@ -160,7 +172,7 @@ function prepareFile(path: string): void {
 }
 
 
-export class LocalLedger implements Ledger, Budget, IncidentStore {
+export class LocalLedger implements Ledger, Budget, IncidentStore, ApprovalStore {
   readonly path: string;
   readonly #db: DatabaseSync;
   readonly #leaseMs: number;
@@ -257,10 +269,11 @@ export class LocalLedger implements Ledger, Budget, IncidentStore {
     this.#put.run(id, doc.kind, Date.parse(doc.updatedAt), Date.parse(doc.expireAt), JSON.stringify(doc));
   }
 
-  #findingId(key: FindingKey): string {
+  #findingId(key: FindingKey | string): string {
+    const id = typeof key === 'string' ? key : key.id;
     // The id is a hash, never the attacker-chosen finding name.
-    if (!/^[a-f0-9]{64}$/.test(key.id)) throw new PermanentError('ledger: finding key id must be a sha256 hex digest');
-    return `f-${key.id}`;
+    if (!/^[a-f0-9]{64}$/.test(id)) throw new PermanentError('ledger: finding key id must be a sha256 hex digest');
+    return `f-${id}`;
   }
 
   #budgetId(cluster: string): string {
@@ -427,6 +440,63 @@ export class LocalLedger implements Ledger, Budget, IncidentStore {
       if (next === null) return;
       // Only these fields: the claim (owner, lease, state) belongs to whichever delivery holds it.
       this.#store(id, { ...doc, release: next, updatedAt: now.toISOString(), expireAt: this.#expireAt(now) });
+    });
+  }
+
+  // ---- ApprovalStore: the `approval` field of the finding's document, as FirestoreLedger keeps it.
+  // None of these touch the claim (owner, lease, state).
+
+  async recordRequest(key: FindingKey, request: ApprovalRequestRecord, now: Date): Promise<ApprovalRequestRecord> {
+    const id = this.#findingId(key);
+    return this.#transaction('ledger record approval request', () => {
+      const doc = this.#readLive<LedgerDoc>(id, now);
+      if (!doc) throw new PermanentError(`ledger: no incident ${key.id}`);
+      if (doc.approval?.request) return doc.approval.request;
+      this.#store(id, { ...doc, approval: { request, decision: null, result: null, refusals: [] }, updatedAt: now.toISOString(), expireAt: this.#expireAt(now) });
+      return request;
+    });
+  }
+
+  async getRequest(key: string, now: Date): Promise<StoredApproval | null> {
+    const id = this.#findingId(key);
+    const doc = this.#transaction('ledger read approval', () => this.#readLive<LedgerDoc>(id, now));
+    if (!doc?.approval?.request) return null;
+    let summary: Summary | null = null;
+    try {
+      summary = typeof doc.summaryJson === 'string' ? (JSON.parse(doc.summaryJson) as Summary) : null;
+    } catch {
+      summary = null;
+    }
+    return { state: { ...doc.approval, refusals: doc.approval.refusals ?? [] }, summary };
+  }
+
+  async claimDecision(key: string, decision: ApprovalDecisionRecord, now: Date): Promise<DecisionClaim> {
+    const id = this.#findingId(key);
+    return this.#transaction('ledger claim approval decision', () => {
+      const doc = this.#readLive<LedgerDoc>(id, now);
+      const { claim, next } = decideClaim(doc?.approval, decision);
+      if (doc && next) this.#store(id, { ...doc, approval: next, updatedAt: now.toISOString(), expireAt: this.#expireAt(now) });
+      return claim;
+    });
+  }
+
+  async recordDecision(key: string, result: ApprovalResultRecord, now: Date): Promise<ApprovalResultRecord> {
+    const id = this.#findingId(key);
+    return this.#transaction('ledger record approval result', () => {
+      const doc = this.#readLive<LedgerDoc>(id, now);
+      if (!doc?.approval) throw new PermanentError(`ledger: no approval request for incident ${key}`);
+      const { kept, next } = keepResult(doc.approval, result);
+      if (next) this.#store(id, { ...doc, approval: next, updatedAt: now.toISOString(), expireAt: this.#expireAt(now) });
+      return kept;
+    });
+  }
+
+  async recordRefusal(key: string, refusal: ApprovalRefusal, now: Date): Promise<void> {
+    const id = this.#findingId(key);
+    this.#transaction('ledger record approval refusal', () => {
+      const doc = this.#readLive<LedgerDoc>(id, now);
+      if (!doc?.approval) return; // nothing to attach it to: the log line is the record
+      this.#store(id, { ...doc, approval: withRefusal(doc.approval, refusal), updatedAt: now.toISOString(), expireAt: this.#expireAt(now) });
     });
   }
 

@@ -1,7 +1,8 @@
-// Publishes the summary JSON to the ops Pub/Sub topic, with attributes that
-// subscriptions can filter on (category, severity, cluster, outcome).
+// Publishes the summary JSON to Pub/Sub topics (the ops topic, and each route's),
+// with attributes that subscriptions can filter on (category, severity, cluster,
+// outcome).
 import { createRequire } from 'node:module';
-import type { ClientConfig } from '@google-cloud/pubsub';
+import type { ClientConfig, PubSub as PubSubClient } from '@google-cloud/pubsub';
 import { PermanentError, TransientError } from '../core/errors.ts';
 import type { SummarySink } from '../core/ports.ts';
 import { summaryAttributes, type Summary } from '../core/summary.ts';
@@ -9,19 +10,30 @@ import { summaryAttributes, type Summary } from '../core/summary.ts';
 // require(), not import: see src/adapters/cloud-logging.ts.
 const { PubSub } = createRequire(import.meta.url)('@google-cloud/pubsub') as typeof import('@google-cloud/pubsub');
 
-export interface PubsubSinkOptions {
-  /** `projects/P/topics/T`, or a topic id in the client's project. */
-  topic: string;
+export interface PubsubClientOptions {
   projectId?: string;
   /** "host:port" of the Pub/Sub emulator; PUBSUB_EMULATOR_HOST also works (the library reads it). */
   emulatorHost?: string;
+}
+
+export interface PubsubSinkOptions extends PubsubClientOptions {
+  /** `projects/P/topics/T`, or a topic id in the client's project. */
+  topic: string;
+  /** The sink's name in the ledger's delivery record; default `pubsub` (the ops topic). */
+  name?: string;
+}
+
+export interface PubsubTopicSink {
+  /** The sink's name in the ledger's delivery record: `pubsub`, or `route:<name>:pubsub`. */
+  name: string;
+  topic: string;
 }
 
 // gRPC codes that waiting cannot fix: INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED,
 // FAILED_PRECONDITION, UNIMPLEMENTED, UNAUTHENTICATED.
 const PERMANENT_CODES = new Set([3, 5, 7, 9, 12, 16]);
 
-export function pubsubSummarySink(options: PubsubSinkOptions): SummarySink & { close(): Promise<void> } {
+function client(options: PubsubClientOptions): PubSubClient {
   const config: ClientConfig = {};
   if (options.projectId) config.projectId = options.projectId;
   if (options.emulatorHost) {
@@ -30,27 +42,45 @@ export function pubsubSummarySink(options: PubsubSinkOptions): SummarySink & { c
     // Without a universe domain the client probes the metadata server; with one it needs emulatorMode.
     config.universeDomain = 'googleapis.com';
   }
-  const client = new PubSub(config);
+  return new PubSub(config);
+}
+
+function topicSink(pubsub: PubSubClient, target: PubsubTopicSink): SummarySink {
   // One summary at a time: publish at once instead of waiting for a batch; bound the
   // client's own retries so a Pub/Sub outage turns into our bounded retry, not minutes of waiting.
-  const topic = client.topic(options.topic, {
+  const topic = pubsub.topic(target.topic, {
     batching: { maxMessages: 1, maxMilliseconds: 0 },
     gaxOpts: { timeout: 15_000 },
   });
+  // The ops topic's error names no topic (it is the configured one); a route's names the route.
+  const what = target.name === 'pubsub' ? 'ops topic' : `${target.name} topic`;
   return {
-    name: 'pubsub',
+    name: target.name,
     async deliver(summary: Summary) {
       try {
         await topic.publishMessage({ data: Buffer.from(JSON.stringify(summary)), attributes: summaryAttributes(summary) });
       } catch (error) {
         const code = (error as { code?: unknown }).code;
-        const message = `ops topic publish failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
+        const message = `${what} publish failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
         if (typeof code === 'number' && PERMANENT_CODES.has(code)) throw new PermanentError(message, { cause: error });
         throw new TransientError(message, { cause: error });
       }
     },
+  };
+}
+
+/** One sink per topic, all on one client (one gRPC channel, however many routes publish). */
+export function pubsubSummarySinks(options: PubsubClientOptions, topics: readonly PubsubTopicSink[]): { sinks: SummarySink[]; close(): Promise<void> } {
+  const pubsub = client(options);
+  return {
+    sinks: topics.map((t) => topicSink(pubsub, t)),
     async close() {
-      await client.close();
+      await pubsub.close();
     },
   };
+}
+
+export function pubsubSummarySink(options: PubsubSinkOptions): SummarySink & { close(): Promise<void> } {
+  const { sinks, close } = pubsubSummarySinks(options, [{ name: options.name ?? 'pubsub', topic: options.topic }]);
+  return { name: sinks[0]!.name, deliver: (summary) => sinks[0]!.deliver(summary), close };
 }

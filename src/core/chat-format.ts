@@ -7,9 +7,13 @@
 // Chat refuses a message over 32 000 bytes, so every part has a byte budget
 // and the sum stays below it; within a part long lines are cut to fit, never
 // dropped, and the child process and the outcome have widgets of their own.
+//
+// Owners are shown as text, never mentioned: an incoming webhook can mention a
+// Chat user only by their numeric user id (`<users/123…>`), not a team or a
+// group, and the owners found are teams and e-mail addresses.
 import type { Summary, SummaryProcess } from './summary.ts';
 import { safeHeadline } from './slack-format.ts';
-import { allowedLink, cutChatLine, defangUrls, fitLines, inertLine, wireBytes, type FitLine } from './sink-text.ts';
+import { allowedLink, cutChatLine, defangUrls, fitLines, inertLine, MAX_OWNERS_SHOWN, ownerSourceWords, wireBytes, type FitLine } from './sink-text.ts';
 
 type Widget =
   | { textParagraph: { text: string } }
@@ -28,9 +32,10 @@ export interface ChatMessage {
 }
 
 // Wire bytes per part. Chat caps a message at 32 000 bytes; in sum (8 target
-// fields, 2 processes, decision, actions, evidence, warnings, budget, buttons
-// and the JSON around them) these stay below ~29 000.
+// fields, owners, 2 processes, decision, actions, evidence, warnings, budget,
+// buttons and the JSON around them) these stay below ~30 000.
 const PARAGRAPH_MAX = 3000;
+const OWNERS_MAX = 1200;
 const BUDGET_MAX = 2000;
 const EVIDENCE_MAX = 3500;
 const WARNINGS_MAX = 2000;
@@ -77,6 +82,19 @@ function processLines(label: string, p: SummaryProcess | null): string[] {
   ];
 }
 
+function ownerLines(summary: Summary): FitLine[] | null {
+  const owners = summary.owners;
+  if (owners === undefined) return null;
+  const lines: FitLine[] = owners.slice(0, MAX_OWNERS_SHOWN).map((o) => ({
+    text: `<b>${chatText(o.who, 200)}</b> ${ownerSourceWords(o.source)}${o.key ? ` ${chatText(o.key, 100)}` : ''}`,
+    priority: 1,
+  }));
+  if (owners.length === 0) lines.push({ text: '<i>none found</i>', priority: 1 });
+  if (owners.length > MAX_OWNERS_SHOWN) lines.push({ text: `<i>… ${owners.length - MAX_OWNERS_SHOWN} more</i>`, priority: 1 });
+  for (const note of (summary.ownerNotes ?? []).slice(0, MAX_OWNERS_SHOWN)) lines.push({ text: `<i>not found:</i> ${chatText(note, 300)}` });
+  return lines;
+}
+
 function decorated(topLabel: string, value: string | null, max = 300, bytes = FIELD_MAX): Widget {
   return { decoratedText: { topLabel, text: cutChatLine(chatText(value, max), bytes), wrapText: true } };
 }
@@ -118,6 +136,9 @@ export function formatChat(summary: Summary): ChatMessage {
       decorated('Event time', summary.finding.eventTime),
     ],
   });
+
+  const owners = ownerLines(summary);
+  if (owners) sections.push({ header: 'Owners', widgets: [{ textParagraph: { text: within(owners, OWNERS_MAX) } }] });
 
   // A paragraph each, the child first: the parent's args cannot push the child's command out.
   const proc = [processLines('Child', summary.processes.child), processLines('Parent', summary.processes.parent)].filter((l) => l.length);

@@ -128,6 +128,16 @@ function entryLines(e: ExplainedEntry, all: boolean): string[] {
   return [head, ...shownConditions.map((c) => `      ${c.holds ? '✔' : '✗'} ${c.field}: ${c.detail}`)];
 }
 
+/** Who may approve, as the policy names them (Slack ids are not secrets and are shown as is). */
+function approvalLines(a: NonNullable<Plan['approval']>): string[] {
+  const who = [...a.approvers.users.map((u) => `user ${u}`), ...a.approvers.groups.map((g) => `group ${g}`)];
+  if (a.approved) return ['           approval required: this plan is the approved run (enforced unless the kill switch is on)'];
+  return [
+    `           approval required: the Slack summary offers Contain / Dismiss for ${a.expiresMinutes} min; Contain runs the actions above for real`,
+    `           approvers: ${who.length ? who.join(', ') : 'nobody (the policy is refused)'}${a.approvers.groups.length ? ' (groups need SLACK_BOT_TOKEN on the approval consumer)' : ''}`,
+  ];
+}
+
 /** The explanation as text for a terminal. */
 export function renderExplanation(x: Explanation, policy: Policy): string {
   const p = x.plan;
@@ -155,6 +165,7 @@ export function renderExplanation(x: Explanation, policy: Policy): string {
       break;
     case 'rule':
       out.push(`decision   respond · rule ${p.rule} matched · ${p.dryRun ? 'dry-run' : 'enforced'}`);
+      if (p.approval) out.push(...approvalLines(p.approval));
       break;
     case 'protected':
       out.push(`decision   respond · rule ${p.rule} matched, but the namespace is protected: report only`);

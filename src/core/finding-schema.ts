@@ -94,6 +94,26 @@ export const kubernetesSchema = z.looseObject({
   nodePools: z.array(z.looseObject({ name: str.optional() })).optional(),
 });
 
+/**
+ * The finding's security marks (proto3 JSON `map<string, string>`). Read only to
+ * recognise the responder's own write-back (core/scc-writeback.ts, isOwnEcho): an
+ * entry that is not a string is dropped rather than refusing the finding, and the
+ * record has no prototype, so a key named `constructor` is only a key.
+ */
+export const securityMarksSchema = z.looseObject({
+  name: str.optional(),
+  marks: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .transform((marks) => {
+      if (marks === undefined) return undefined;
+      const kept: Record<string, string> = Object.create(null);
+      for (const [key, value] of Object.entries(marks)) if (typeof value === 'string') kept[key] = value;
+      return kept;
+    }),
+  canonicalName: str.optional(),
+});
+
 export const findingSchema = z.looseObject({
   name: resourceName.optional(),
   canonicalName: resourceName.optional(),
@@ -112,6 +132,7 @@ export const findingSchema = z.looseObject({
   processes: z.array(processSchema).optional(),
   containers: z.array(containerSchema).optional(),
   kubernetes: kubernetesSchema.optional(),
+  securityMarks: securityMarksSchema.optional(),
   mitreAttack: z
     .looseObject({
       primaryTactic: mitreName,

@@ -1,6 +1,7 @@
 // What both ledger stores (Firestore, the local one) make of a finding document
 // for `incidents` and `release`. Pure, so neither adapter loads the other's SDK;
 // test/ledger-contract.test.ts holds both stores to the same behaviour.
+import type { ApprovalState } from './approval.ts';
 import type { ActionOutcome } from './outcome.ts';
 import { ACTION_ORDER, type ActionType } from './policy.ts';
 import type { BudgetEntry } from './budget.ts';
@@ -30,6 +31,8 @@ export interface FindingDoc<Time> {
   expireAt: Time;
   /** Absent until the first `release` (IncidentStore.recordRelease). */
   release?: ReleaseRecord | null;
+  /** Absent unless the finding's rule requires approval (ApprovalStore, core/approval.ts). */
+  approval?: ApprovalState;
 }
 
 export interface BudgetDoc<Time> {

@@ -12,7 +12,7 @@ import {
   type TimeWindow,
 } from './logging-filter.ts';
 import { matchHolds, type MatchFacts } from './match.ts';
-import { ACTION_ORDER, isProtectedNamespace, type ActionType, type Policy, type PolicyRule, type QuietableSink } from './policy.ts';
+import { ACTION_ORDER, isProtectedNamespace, type ActionType, type Approvers, type Policy, type PolicyRule, type QuietableSink } from './policy.ts';
 import { redactArgs, type RedactionRules } from './redact.ts';
 import { checkScope } from './scope.ts';
 import { extractProcesses, extractTarget, validateTarget, type ProcessInfo, type Processes, type Target } from './target.ts';
@@ -51,6 +51,18 @@ export interface PlanException {
   sinks: QuietableSink[];
 }
 
+/** The matched rule asks a person first (`approval: required`): Contain / Dismiss in Slack. */
+export interface PlanApproval {
+  /** True for a rule with approval: required. */
+  required: boolean;
+  /** Who may decide: the rule's approvers, else the policy's approval.approvers. */
+  approvers: Approvers;
+  /** How long after the dry-run summary a Contain is accepted. */
+  expiresMinutes: number;
+  /** True when this plan is the approved run (PlanOptions.approved). */
+  approved: boolean;
+}
+
 export interface Plan {
   version: typeof PLAN_VERSION;
   decision: 'respond' | 'ignore';
@@ -58,6 +70,8 @@ export interface Plan {
   dryRun: boolean;
   rule: string | null;
   exception: PlanException | null;
+  /** Set when the matched rule requires approval and has something to approve (actions, not a protected namespace). */
+  approval: PlanApproval | null;
   plannedAt: string;
   finding: FindingRef;
   target: Target | null;
@@ -70,8 +84,19 @@ export interface Plan {
 }
 
 export interface PlanOptions {
-  /** Operator kill switch: forces dry-run whatever the policy and rule say. */
+  /** Operator kill switch: forces dry-run whatever the policy and rule say (an approval included). */
   forceDryRun?: boolean;
+  /**
+   * A person approved this finding (Slack Contain): a rule with approval: required is planned
+   * enforced instead of dry-run. Rules without approval are planned as always.
+   */
+  approved?: boolean;
+  /**
+   * The finding was handed over by a person (CLI plan/respond), not delivered: one that carries
+   * our own SCC marks (exported from the console after a response) is planned, not ignored as
+   * the echo of our write-back.
+   */
+  acceptOwnEcho?: boolean;
 }
 
 function findingRef(decoded: Pick<DecodedInput, 'notification'>): FindingRef {
@@ -111,6 +136,7 @@ function ordered(p: Plan): Plan {
     dryRun: p.dryRun,
     rule: p.rule,
     exception: p.exception,
+    approval: p.approval,
     finding: p.finding,
     target: p.target,
     targetProblems: p.targetProblems,
@@ -137,9 +163,9 @@ function planUnordered(decoded: Pick<DecodedInput, 'notification'>, policy: Poli
     actions: [] as PlannedAction[],
     evidence: [] as EvidenceQuery[],
   };
-  const scope = checkScope(finding);
+  const scope = checkScope(finding, { acceptOwnEcho: options.acceptOwnEcho === true });
   if (!scope.inScope) {
-    return { ...base, decision: 'ignore', reason: scope.reason, dryRun: true, rule: null, exception: null, target: null, processes: null, window: null };
+    return { ...base, decision: 'ignore', reason: scope.reason, dryRun: true, rule: null, exception: null, approval: null, target: null, processes: null, window: null };
   }
 
   const target = extractTarget(finding, scope.cluster);
@@ -169,6 +195,7 @@ function planUnordered(decoded: Pick<DecodedInput, 'notification'>, policy: Poli
       decision: 'respond',
       dryRun: options.forceDryRun === true || policy.dryRun,
       rule: null,
+      approval: null,
       exception: {
         name: exception.name,
         reason: exception.reason,
@@ -188,8 +215,11 @@ function planUnordered(decoded: Pick<DecodedInput, 'notification'>, policy: Poli
   const lapsed = excepted.expired.map((e) => `; exception ${e.exception.name} expired at ${isoTime(e.expiresAt)} and no longer applies`).join('');
 
   const rule = policy.rules.find((r) => matchHolds(r.match, facts)) ?? null;
-  const dryRun = options.forceDryRun === true || (rule?.dryRun ?? policy.dryRun);
-  const respond = { ...base, decision: 'respond' as const, dryRun, rule: rule?.name ?? null, exception: null, target, processes, window, evidence };
+  // An approval rule runs in dry-run until a person approves; the kill switch still wins over the person.
+  const needsApproval = rule?.approval === 'required';
+  const ruleDryRun = needsApproval ? options.approved !== true : (rule?.dryRun ?? policy.dryRun);
+  const dryRun = options.forceDryRun === true || ruleDryRun;
+  const respond = { ...base, decision: 'respond' as const, dryRun, rule: rule?.name ?? null, exception: null, approval: null, target, processes, window, evidence };
 
   if (target.namespace !== null && isProtectedNamespace(policy, target.namespace)) {
     return { ...respond, targetProblems: problems, reason: `namespace ${target.namespace} is protected: report only${lapsed}` };
@@ -211,11 +241,16 @@ function planUnordered(decoded: Pick<DecodedInput, 'notification'>, policy: Poli
       actions.push({ type, namespace: target.namespace, pod: target.pod, node: target.node });
     } else skippedForNames.push(type);
   }
+  const approvalNote = !needsApproval ? '' : options.approved === true ? '; approved' : '; approval required';
   const reason =
     skippedForNames.length > 0
-      ? `rule ${rule.name} matched; ${skippedForNames.join(', ')} dropped: ${problems.join('; ')}${lapsed}`
-      : `rule ${rule.name} matched${lapsed}`;
-  return { ...respond, targetProblems: problems, actions, reason };
+      ? `rule ${rule.name} matched${approvalNote}; ${skippedForNames.join(', ')} dropped: ${problems.join('; ')}${lapsed}`
+      : `rule ${rule.name} matched${approvalNote}${lapsed}`;
+  const approval: PlanApproval | null =
+    needsApproval && actions.length > 0
+      ? { required: true, approvers: rule.approvers ?? policy.approval.approvers, expiresMinutes: policy.approval.expiresMinutes, approved: options.approved === true }
+      : null;
+  return { ...respond, targetProblems: problems, actions, reason, approval };
 }
 
 /**

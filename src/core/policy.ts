@@ -166,6 +166,11 @@ const exceptionSchema = z.strictObject({
   }
 });
 
+const routeWebhookEnv = z
+  .string()
+  .regex(WEBHOOK_ENV_NAME, 'an environment variable name ending in _WEBHOOK_URL')
+  .refine((v) => v !== 'SLACK_WEBHOOK_URL' && v !== 'CHAT_WEBHOOK_URL', 'the ops webhooks get every summary already: name a variable of its own');
+
 const approversSchema = z
   .strictObject({
     users: z.array(z.string().regex(SLACK_USER_ID, 'a Slack member ID such as U0123ABCD')).default([]),
@@ -379,7 +384,8 @@ export const policySchema = z
       .array(
         z
           .strictObject({
-            name: z.string().regex(NAME, 'route names are 1-63 letters, digits, ".", "_" or "-"'),
+            // No ".": the name is part of a ledger field path (deliveries.route:NAME:slack).
+            name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, 'route names are 1-63 letters, digits, "_" or "-"'),
             match: z
               .strictObject({
                 projects: globList.optional(),
@@ -391,8 +397,8 @@ export const policySchema = z
               })
               .default({})
               .describe('every condition given must hold; an empty match routes every finding'),
-            slackWebhookEnv: z.string().regex(WEBHOOK_ENV_NAME, 'an environment variable name ending in _WEBHOOK_URL').optional(),
-            chatWebhookEnv: z.string().regex(WEBHOOK_ENV_NAME, 'an environment variable name ending in _WEBHOOK_URL').optional(),
+            slackWebhookEnv: routeWebhookEnv.optional(),
+            chatWebhookEnv: routeWebhookEnv.optional(),
             pubsubTopic: z.string().regex(TOPIC_NAME, 'projects/PROJECT/topics/TOPIC').optional(),
           })
           .refine((r) => r.slackWebhookEnv !== undefined || r.chatWebhookEnv !== undefined || r.pubsubTopic !== undefined, 'a route needs slackWebhookEnv, chatWebhookEnv or pubsubTopic'),
@@ -418,6 +424,10 @@ export const policySchema = z
       .prefault({}),
   })
   .superRefine((policy, ctx) => {
+    if (policy.scc.setInactive !== 'never' && !policy.scc.marks) {
+      // The state changes only after the marks are written: an INACTIVE finding with no mark leaves no trace of why.
+      ctx.addIssue({ code: 'custom', path: ['scc', 'setInactive'], message: 'setInactive needs scc.marks: true (the state is set only after the marks say why)' });
+    }
     const routeNames = new Set<string>();
     policy.routes.forEach((route, i) => {
       if (routeNames.has(route.name)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `route name ${route.name} is used twice` });

@@ -41,11 +41,49 @@ export interface ContainmentRequest {
   onOutcome?: (outcome: ActionOutcome) => Promise<void>;
   /** Epoch ms: no action is started after it (reported `pending`), so the summary still goes out within the function timeout. */
   startBy?: number;
+  /**
+   * before-claim: the idempotent actions the pipeline runs before the ledger claim
+   * (src/pipeline.ts, "before the claim"): no snapshots are taken (the run after the
+   * claim takes them).
+   */
+  stage?: 'before-claim';
+  /**
+   * Outcomes this same delivery's before-claim run reached: kept as they are (not
+   * repeated, no second audit Event), and re-read with the rest after the writes.
+   */
+  carried?: ReadonlyMap<ActionType, ActionOutcome>;
 }
 
 /** Preflight + actions against the cluster (cluster-actions issue). Throws TransientError for faults that can heal. */
 export interface ClusterResponder {
   contain(request: ContainmentRequest): Promise<ContainmentResult>;
+  /**
+   * The cluster's side of owner resolution (src/owners/resolve-owners.ts), over the connection
+   * and the cached getCluster contain() used. Returns at once; each read settles on its own, so a
+   * slow one never holds up another. Optional: a responder without it simply yields no such owners.
+   */
+  ownerFacts?(request: OwnerFactsRequest): OwnerFactsReads;
+}
+
+/** Which cluster reads owner resolution wants (an unconfigured source is not read at all). */
+export interface OwnerFactsRequest {
+  plan: Plan;
+  /** The cluster's GCP resource labels (policy owners.clusterLabelKeys is not empty). */
+  clusterLabels: boolean;
+  /** The finding's namespace, its labels and annotations (policy owners.namespaceKeys is not empty). */
+  namespace: boolean;
+  /** Deadline of the namespace read (policy owners.timeoutSeconds). */
+  timeoutMs: number;
+}
+
+/**
+ * Raw values as the APIs returned them: src/core/owners.ts validates and bounds every one.
+ * null: not read (not asked, nothing to read, or no such notion: a kubeconfig-mapped cluster has
+ * no resource labels). A rejection is that source's failure, with a message fit for the summary.
+ */
+export interface OwnerFactsReads {
+  clusterLabels: Promise<Record<string, string> | null>;
+  namespace: Promise<{ labels: Record<string, string>; annotations: Record<string, string> } | null>;
 }
 
 /** What the pipeline knows beyond the plan, for links and the kept bundle. */

@@ -2,6 +2,7 @@
 // Cloud Run and Agent Engine: only a GKE cluster resourceName is in scope.
 import type { Finding } from './finding-schema.ts';
 import { isGcpLocation, isGkeClusterName, isProjectId } from './k8s-names.ts';
+import { isOwnEchoOf, SCC_MARK } from './scc-writeback.ts';
 
 export const CATEGORY = 'Unexpected Child Shell';
 
@@ -25,7 +26,16 @@ export function parseGkeClusterResourceName(resourceName: string): ClusterRef | 
   return { project, location, cluster, name: `projects/${project}/locations/${location}/clusters/${cluster}` };
 }
 
-export function checkScope(finding: Finding): ScopeResult {
+export interface ScopeOptions {
+  /**
+   * Handle a finding even when it carries our own marks for this occurrence. For a person
+   * who asks explicitly (the CLI's respond on an export taken after a dry-run wrote its
+   * marks); never for notifications, where that would answer every echo again.
+   */
+  acceptOwnEcho?: boolean;
+}
+
+export function checkScope(finding: Finding, options: ScopeOptions = {}): ScopeResult {
   if (finding.category !== CATEGORY) {
     return { inScope: false, reason: `category is ${quote(finding.category)}, not "${CATEGORY}"` };
   }
@@ -34,6 +44,12 @@ export function checkScope(finding: Finding): ScopeResult {
   }
   if (finding.state !== 'ACTIVE') return { inScope: false, reason: `state is ${quote(finding.state)}, not ACTIVE` };
   if (finding.mute === 'MUTED') return { inScope: false, reason: 'finding is muted' };
+  // SCC notifies every finding change, our marks update included: that notification
+  // repeats an occurrence already handled and is acked, ledger or not. (The echo of a
+  // state change to INACTIVE is already out of scope above.)
+  if (options.acceptOwnEcho !== true && isOwnEchoOf(finding)) {
+    return { inScope: false, reason: `our own write-back (security mark ${SCC_MARK.incident} names this occurrence)` };
+  }
   const resourceName = finding.resourceName;
   if (resourceName === undefined) return { inScope: false, reason: 'finding has no resourceName' };
   const cluster = parseGkeClusterResourceName(resourceName);

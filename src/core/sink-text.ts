@@ -2,7 +2,7 @@
 // Each format (Slack mrkdwn, Google Chat card HTML) still applies its own
 // escaping on top; these only make the text one bounded, inert line.
 import { isDns1123Label, isDns1123Subdomain } from './k8s-names.ts';
-import { truncate } from './summary.ts';
+import { truncate, type OwnerSource } from './summary.ts';
 
 // Control characters, bidi overrides/isolates (which can make text read
 // differently than it is) and zero-width characters (which hide text).
@@ -38,6 +38,22 @@ export function allowedLink(url: string | null | undefined): string | null {
   }
   // URL serialisation percent-encodes spaces, quotes and angle brackets; "|" would still end a Slack link.
   return parsed.href.replace(/\|/g, '%7C');
+}
+
+/** Owners listed in a chat message; the summary says how many more there are. */
+export const MAX_OWNERS_SHOWN = 20;
+
+const OWNER_SOURCE_WORDS: Record<OwnerSource, string> = {
+  'essential-contacts': 'Essential Contacts (security)',
+  'cluster-label': 'cluster label',
+  'namespace-label': 'namespace label',
+  'namespace-annotation': 'namespace annotation',
+  'workload-label': 'workload label',
+};
+
+/** Where an owner was found, in words (a ledger record from another version may name a source this one does not know). */
+export function ownerSourceWords(source: OwnerSource): string {
+  return Object.hasOwn(OWNER_SOURCE_WORDS, source) ? OWNER_SOURCE_WORDS[source] : 'unknown source';
 }
 
 /** A Kubernetes name shown as is only when it is a valid one; anything else is marked. */

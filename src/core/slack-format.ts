@@ -7,15 +7,27 @@
 // Nothing can be crowded out: the child process and the outcome (decision and
 // each action's status and reason) have blocks of their own, and within a
 // block long lines are cut to fit rather than dropped (sink-text fitLines).
-import { truncate, type Summary, type SummaryProcess } from './summary.ts';
-import { allowedLink, cutSlackLine, displayName, fitLines, inertLine, type FitLine } from './sink-text.ts';
+//
+// Mentions: the only `<@…>` / `<!subteam^…>` in a message are built here from
+// the policy's mentions.slack map, for owners whose value is one of its keys,
+// and only from IDs that are Slack IDs. An owner value (an attacker can set a
+// label) is shown as code like any other value: it can pick one of the mentions
+// the policy lists, never write one.
+import { approvalBlocks, type ApprovalBlock } from './approval-blocks.ts';
+import { SLACK_GROUP_ID, SLACK_USER_ID } from './policy.ts';
+import { truncate, type Summary, type SummaryOwner, type SummaryProcess } from './summary.ts';
+import { allowedLink, cutSlackLine, displayName, fitLines, inertLine, MAX_OWNERS_SHOWN, ownerSourceWords, type FitLine } from './sink-text.ts';
+import { escapeSlack, slackCode } from './slack-text.ts';
+
+export { escapeSlack, slackCode };
 
 type TextObject = { type: 'mrkdwn' | 'plain_text'; text: string; emoji?: boolean };
 export type SlackBlock =
   | { type: 'header'; text: TextObject }
   | { type: 'section'; text?: TextObject; fields?: TextObject[] }
   | { type: 'context'; elements: TextObject[] }
-  | { type: 'divider' };
+  | { type: 'divider' }
+  | ApprovalBlock;
 
 export interface SlackMessage {
   text: string;
@@ -28,22 +40,6 @@ export interface SlackMessage {
 const SECTION_MAX = 2900;
 
 /** Escapes the three characters Slack mrkdwn treats as control characters. */
-export function escapeSlack(value: string): string {
-  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-function breakMentions(value: string): string {
-  return value.replace(/@(channel|here|everyone)/gi, '@\u200b$1');
-}
-
-/** An attacker-influenced value as inline code: no formatting, mention or link can form inside. */
-export function slackCode(value: string | null | undefined, max = 200): string {
-  if (value === null || value === undefined) return '_none_';
-  const line = inertLine(value, max);
-  if (line.trim() === '') return '_empty_';
-  return `\`${breakMentions(escapeSlack(line)).replace(/`/g, 'ˋ')}\``;
-}
-
 function slackLink(url: string | null | undefined, label: string): string | null {
   const href = allowedLink(url);
   return href ? `<${href}|${escapeSlack(label)}>` : null;
@@ -86,9 +82,50 @@ function processLines(label: string, p: SummaryProcess | null): string[] {
   ];
 }
 
-export function formatSlack(summary: Summary): SlackMessage {
+export interface SlackFormatOptions {
+  /** policy.mentions.slack: an owner value → the Slack member (U…/W…) or user-group (S…) ID to mention. */
+  mentions?: Readonly<Record<string, string>>;
+}
+
+/** The mention for an ID, or null when it is not a Slack ID (the map is policy-validated; this is the last line). */
+export function slackMention(id: string): string | null {
+  if (SLACK_USER_ID.test(id)) return `<@${id}>`;
+  if (SLACK_GROUP_ID.test(id)) return `<!subteam^${id}>`;
+  return null;
+}
+
+/** The mentions for these owners, each once, in owner order. Own keys only: an owner named "constructor" is no key. */
+export function ownerMentions(owners: readonly SummaryOwner[] | undefined, mentions: Readonly<Record<string, string>> = {}): string[] {
+  const out = new Set<string>();
+  for (const o of owners ?? []) {
+    if (!Object.hasOwn(mentions, o.who)) continue;
+    const mention = slackMention(mentions[o.who]!);
+    if (mention !== null) out.add(mention);
+  }
+  return [...out];
+}
+
+function ownerLines(summary: Summary, map: Readonly<Record<string, string>>): FitLine[] | null {
+  const owners = summary.owners;
+  if (owners === undefined) return null;
+  const lines: FitLine[] = [{ text: `*Owners*${owners.length === 0 ? ' _none found_' : ''}`, priority: 2 }];
+  for (const o of owners.slice(0, MAX_OWNERS_SHOWN)) {
+    const mention = Object.hasOwn(map, o.who) ? slackMention(map[o.who]!) : null;
+    lines.push({
+      text: `• ${slackCode(o.who, 200)} ${ownerSourceWords(o.source)}${o.key ? ` ${slackCode(o.key, 100)}` : ''}${mention ? ` ${mention}` : ''}`,
+      priority: 1,
+    });
+  }
+  if (owners.length > MAX_OWNERS_SHOWN) lines.push({ text: `_… ${owners.length - MAX_OWNERS_SHOWN} more_`, priority: 1 });
+  for (const note of (summary.ownerNotes ?? []).slice(0, MAX_OWNERS_SHOWN)) lines.push({ text: `• _not found:_ ${slackCode(note, 300)}` });
+  return lines;
+}
+
+export function formatSlack(summary: Summary, options: SlackFormatOptions = {}): SlackMessage {
   const headline = safeHeadline(summary);
   const t = summary.target;
+  const map = options.mentions ?? {};
+  const mentions = ownerMentions(summary.owners, map);
   const blocks: SlackBlock[] = [{ type: 'header', text: { type: 'plain_text', text: truncate(headline, 150), emoji: false } }];
 
   if (summary.budget.exceeded) {
@@ -121,6 +158,10 @@ export function formatSlack(summary: Summary): SlackMessage {
       mrkdwn(`*Outcome*\n*${summary.outcome}*`),
     ],
   });
+
+  // Its own block, right after the target: a long process or evidence list cannot push the owners out.
+  const owners = ownerLines(summary, map);
+  if (owners) blocks.push({ type: 'section', text: mrkdwn(within(owners)) });
 
   // One block each, the child first: the parent's args cannot push the child's command out.
   for (const [label, p] of [['Child', summary.processes.child], ['Parent', summary.processes.parent]] as const) {
@@ -190,10 +231,13 @@ export function formatSlack(summary: Summary): SlackMessage {
     ...summary.links.mitre.map((m) => slackLink(m.url, m.id || m.name)),
     ...summary.links.virusTotal.map((u) => slackLink(u, 'VirusTotal')),
   ].filter((l): l is string => l !== null);
+  // approval: required, awaiting a person: Contain / Dismiss, bound to the summary id only.
+  blocks.push(...approvalBlocks(summary));
   blocks.push({
     type: 'context',
     elements: [...(links.length ? [mrkdwn(cutSlackLine(links.join(' · '), 1900))] : []), mrkdwn(`id ${slackCode(summary.id, 64)}`)],
   });
 
-  return { text: escapeSlack(headline), blocks, unfurl_links: false, unfurl_media: false };
+  // The fallback text is what a notification shows: the mentions ride there too.
+  return { text: `${escapeSlack(headline)}${mentions.length ? ` ${mentions.join(' ')}` : ''}`, blocks, unfurl_links: false, unfurl_media: false };
 }

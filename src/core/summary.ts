@@ -17,6 +17,7 @@ import type { Plan, PlanException } from './plan.ts';
 import type { ActionType, Policy } from './policy.ts';
 import type { ContainmentResult, EvidenceReport, FindingKey } from './ports.ts';
 import { redactArgs, redactText, type RedactionRules } from './redact.ts';
+import { matchRoutes } from './routes.ts';
 import type { ProcessInfo } from './target.ts';
 
 export const SUMMARY_SCHEMA = 'scc-responder.summary/v1';
@@ -182,6 +183,8 @@ export interface SummaryInput {
   policy: Policy;
   timings: SummaryTimings;
   now: Date;
+  /** Who owns the workload (src/owners/), when resolved: the summary shows them and routes match on them. */
+  owners?: { owners: SummaryOwner[]; notes: string[] } | null;
 }
 
 const MAX_TEXT = 500;
@@ -459,7 +462,7 @@ export function buildSummary(input: SummaryInput): Summary {
     ...(containment?.warnings ?? []).map((w) => redactedText(w, rules)),
   ].slice(0, MAX_LIST);
 
-  return {
+  const summary: Summary = {
     schema: SUMMARY_SCHEMA,
     id: input.key.id,
     headline: headlineFor(outcome, plan, denied.length > 0, outcomes, input.round),
@@ -499,6 +502,7 @@ export function buildSummary(input: SummaryInput): Summary {
     })),
     budget: { exceeded: denied.length > 0, denied },
     warnings,
+    ...(input.owners ? { owners: input.owners.owners, ownerNotes: input.owners.notes.map((n) => truncate(n, MAX_TEXT)) } : {}),
     evidence: summarizeEvidence(evidence, policy),
     links: {
       mitre: mitreLinks(finding),
@@ -514,6 +518,9 @@ export function buildSummary(input: SummaryInput): Summary {
       evidenceMs: timings.evidenceMs ?? null,
     },
   };
+  // The routes are part of the record (the ledger keeps the summary), so a retry goes to the same ones.
+  summary.routes = matchRoutes(policy.routes, summary).map((r) => r.name);
+  return summary;
 }
 
 /** Pub/Sub attributes for subscription filters. Values are bounded (attribute values max 1024 bytes). */

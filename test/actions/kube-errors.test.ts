@@ -219,6 +219,7 @@ describe('the per-request deadline', () => {
   const requests: Record<Exclude<keyof KubeApi, 'exec'>, (api: KubeApi) => Promise<unknown>> = {
     readPod: (api) => api.readPod(NS, POD),
     readNode: (api) => api.readNode(NODE),
+    readNamespace: (api) => api.readNamespace(NS),
     readReplicaSet: (api) => api.readReplicaSet(NS, RS),
     listPods: (api) => api.listPods(NS, 'app=checkout'),
     listEvents: (api) => api.listEvents(NS, `involvedObject.name=${POD}`),

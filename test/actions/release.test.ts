@@ -1,6 +1,7 @@
 // Release undoes what the responder did for one incident and nothing else,
 // through the real client-node against the strict fake: contain first, then
 // release, then look at the cluster.
+import { occurrenceOf } from '../../src/actions/preflight.ts';
 import { describe, expect, it } from '@jest/globals';
 import { incidentFor, INCIDENT_LABEL } from '../../src/actions/action.ts';
 import { EXCLUDED_INCIDENTS_ANNOTATION, networkPolicyName } from '../../src/actions/isolate-pod.ts';
@@ -24,7 +25,7 @@ function allowPolicy(name: string, podSelector: Record<string, unknown>): Record
 
 async function release(h: Harness, overrides: Partial<ReleaseRequest> = {}) {
   const kube = createKubeApi(kubeConfigFromFile(h.fake.kubeconfigPath, 'fake'));
-  const request: ReleaseRequest = { incident: incidentFor(h.plan), namespace: NS, pod: POD, node: NODE, dryRun: false, nodeHeldBy: [], ...overrides };
+  const request: ReleaseRequest = { incident: incidentFor(h.plan), occurrence: occurrenceOf(h.plan), namespace: NS, pod: POD, node: NODE, dryRun: false, nodeHeldBy: [], ...overrides };
   const result = await runRelease(kube, h.policy, request, NOW);
   return { ...result, byType: Object.fromEntries(result.outcomes.map((o) => [o.type, o.status])) };
 }
@@ -46,7 +47,9 @@ describe('release', () => {
     expect(result.byType).toEqual({ 'label-pod': 'done', 'isolate-pod': 'done', 'cordon-node': 'done' });
     const pod = livePod(h).metadata;
     expect(pod.labels).toEqual(before.labels);
-    expect(Object.keys(pod.annotations ?? {}).filter((k) => k.startsWith('scc-responder.dev/'))).toEqual([]);
+    // Only the marker that keeps a late redelivery from re-quarantining the pod before its claim.
+    // Only the marker that keeps any later delivery of this occurrence from quarantining the pod again.
+    expect(Object.entries(pod.annotations ?? {}).filter(([k]) => k.startsWith('scc-responder.dev/'))).toEqual([['scc-responder.dev/released-occurrences', occurrenceOf(h.plan)]]);
     expect(h.fake.state.networkPolicies.has(`${NS}/${networkPolicyName(FINDING_ID)}`)).toBe(false);
     expect(h.fake.state.networkPolicies.has(`${NS}/checkout`)).toBe(true);
     const node = h.fake.state.nodes.get(NODE)!;

@@ -30,6 +30,12 @@ describe('npm run bench -- --json --quick', () => {
       expect(report[key]).toBeGreaterThan(0);
     }
     expect(report.coldStartRatio).toBeCloseTo(report.coldStartMs / report.baselineMs, 2);
+    // The compile cache is built by its own step and read by fresh processes, even in --quick.
+    expect(report.compileCache).toEqual(expect.objectContaining({ coldStartMs: expect.any(Number), ratio: expect.any(Number) }));
+    expect(report.compileCache.ratio).toBeCloseTo(report.compileCache.coldStartMs / report.baselineMs, 2);
+    // --quick starts no emulator: the as-deployed figure is absent, and its target neither met nor missed.
+    expect(report.deployedLikeRatio).toBeNull();
+    expect(report.met.deployedLikeRatio).toBeNull();
     expect(report.burst).toEqual(
       expect.objectContaining({
         findings: 20,

@@ -13,6 +13,8 @@ export interface FakeClusterManager {
   /** Container API names of every GetCluster call, in order. */
   calls: string[];
   clusters: Map<string, Record<string, unknown>>;
+  /** Runs on each GetCluster before it is answered; the answer waits for its promise (a slow or hung Container API). */
+  before?: (name: string) => Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -41,12 +43,17 @@ export async function startFakeClusterManager(clusters: Record<string, Record<st
   handlers.GetCluster = (call: grpc.ServerUnaryCall<{ name: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
     const name = call.request.name;
     state.calls.push(name);
-    const cluster = state.clusters.get(name);
-    if (!cluster) {
-      callback({ code: grpc.status.NOT_FOUND, details: `Not found: ${name}.` } as grpc.ServiceError, null);
-      return;
-    }
-    callback(null, cluster);
+    const answer = () => {
+      const cluster = state.clusters.get(name);
+      if (!cluster) {
+        callback({ code: grpc.status.NOT_FOUND, details: `Not found: ${name}.` } as grpc.ServiceError, null);
+        return;
+      }
+      callback(null, cluster);
+    };
+    const wait = state.before?.(name);
+    if (wait) void wait.then(answer, answer);
+    else answer();
   };
   server.addService(service, handlers);
   state.port = await new Promise<number>((resolve, reject) =>

@@ -11,6 +11,8 @@
 //     (409 on mismatch), uid immutability on patch (422), resourceVersion bumps,
 //     label selectors on list, field selectors on events, pod logs with tailLines,
 //     exec over WebSocket (v4.channel.k8s.io).
+//   - Namespace GET (labels and annotations, plus the kubernetes.io/metadata.name
+//     label the API server sets on every namespace; 404 NotFound when missing).
 // Every request is recorded (method, path, query, content type, body) so tests
 // can assert the exact writes. Usable outside jest: `startFakeKubeApi({seed})`.
 import { createHash, randomUUID } from 'node:crypto';
@@ -65,6 +67,8 @@ export interface Fault {
 
 export interface FakeKubeSeed {
   namespaces?: string[];
+  /** Namespace objects with their metadata (labels, annotations); their names join `namespaces`. */
+  namespaceObjects?: Json[];
   pods?: Json[];
   nodes?: Json[];
   replicaSets?: Json[];
@@ -77,6 +81,8 @@ export interface FakeKubeSeed {
 
 export interface FakeKubeState {
   namespaces: Set<string>;
+  /** The Namespace objects GET returns, by name (made on first read for a namespace seeded by name only). */
+  namespaceObjects: Map<string, Json>;
   pods: Map<string, Json>;
   nodes: Map<string, Json>;
   replicaSets: Map<string, Json>;
@@ -392,10 +398,20 @@ function queryOf(url: URL): Record<string, string | string[]> {
   return out;
 }
 
+/** What kube-apiserver stores for a namespace: the immutable name label is set on every one (since 1.21). */
+function namespaceObject(obj: Json): Json {
+  const named = stamp({ apiVersion: 'v1', kind: 'Namespace', ...obj });
+  named.metadata.labels = { ...named.metadata.labels, 'kubernetes.io/metadata.name': named.metadata.name };
+  named.spec ??= { finalizers: ['kubernetes'] };
+  named.status ??= { phase: 'Active' };
+  return named;
+}
+
 export function newFakeKubeState(seed: FakeKubeSeed = {}): FakeKubeState {
   const state: FakeKubeState = {
     // Every cluster has "default": it is where events about cluster-scoped objects (nodes) go.
     namespaces: new Set(['default', ...(seed.namespaces ?? [])]),
+    namespaceObjects: new Map(),
     pods: new Map(),
     nodes: new Map(),
     replicaSets: new Map(),
@@ -406,6 +422,11 @@ export function newFakeKubeState(seed: FakeKubeSeed = {}): FakeKubeState {
     faults: [],
     exec: () => ({ stdout: '', exitCode: 0 }),
   };
+  for (const n of seed.namespaceObjects ?? []) {
+    const obj = namespaceObject(structuredClone(n));
+    state.namespaces.add(obj.metadata.name);
+    state.namespaceObjects.set(obj.metadata.name, obj);
+  }
   for (const p of seed.pods ?? []) {
     const pod = stamp(structuredClone(p));
     state.namespaces.add(pod.metadata.namespace);
@@ -605,6 +626,16 @@ export async function startFakeKubeApi(options: { seed?: FakeKubeSeed; token?: s
     const path = url.pathname;
     let m: RegExpExecArray | null;
 
+    if ((m = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(path)) && method === 'GET') {
+      const name = decodeURIComponent(m[1]!);
+      if (!state.namespaces.has(name)) throw new HttpError(notFound('namespaces', name));
+      let ns = state.namespaceObjects.get(name);
+      if (!ns) {
+        ns = namespaceObject({ metadata: { name } });
+        state.namespaceObjects.set(name, ns);
+      }
+      return { code: 200, body: ns };
+    }
     if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(path)) && method === 'GET') {
       const ns = decodeURIComponent(m[1]!);
       let reqs: Requirement[] = [];

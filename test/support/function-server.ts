@@ -20,26 +20,36 @@ export interface FunctionServer {
   stop(): void;
 }
 
-export async function startFunctionServer(env: Record<string, string>): Promise<FunctionServer> {
+/** Which of the package's functions to serve, and from which entry file (relative to the repository root). */
+export interface FrameworkTarget {
+  /** The registered function name (--target). */
+  target: string;
+  signatureType: 'http' | 'cloudevent';
+  source: string;
+}
+
+export const RESPONDER: FrameworkTarget = { target: 'sccResponder', signatureType: 'cloudevent', source: 'src/index.ts' };
+
+export async function startFunctionServer(env: Record<string, string>, what: FrameworkTarget = RESPONDER): Promise<FunctionServer> {
   // A port free a moment ago can be taken before the framework binds it: try another.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce(env, await freePort());
+      return await startOnce(what, env, await freePort());
     } catch (error) {
       if (attempt >= 3 || !/EADDRINUSE/.test(String(error))) throw error;
     }
   }
 }
 
-async function startOnce(env: Record<string, string>, port: number): Promise<FunctionServer> {
+async function startOnce(what: FrameworkTarget, env: Record<string, string>, port: number): Promise<FunctionServer> {
   const lines: Record<string, any>[] = [];
   const child: ChildProcess = spawn(
     process.execPath, // Node 22 (jest runs under it); the .ts entry loads through Node's type stripping
     [
       join(ROOT, 'node_modules/@google-cloud/functions-framework/build/src/main.js'),
-      '--target=sccResponder',
-      '--signature-type=cloudevent',
-      `--source=${join(ROOT, 'src/index.ts')}`,
+      `--target=${what.target}`,
+      `--signature-type=${what.signatureType}`,
+      `--source=${join(ROOT, what.source)}`,
       `--port=${port}`,
     ],
     { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env } },
@@ -61,14 +71,14 @@ async function startOnce(env: Record<string, string>, port: number): Promise<Fun
   });
   child.stderr?.on('data', (chunk: Buffer) => lines.push({ stderr: chunk.toString('utf8') }));
 
-  const until = async <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> => {
+  const until = async <T>(label: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> => {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const value = await probe();
       if (value !== undefined) return value;
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`timed out waiting for ${what}; function log tail:\n${lines.slice(-12).map((l) => JSON.stringify(l)).join('\n')}`);
+    throw new Error(`timed out waiting for ${label}; ${what.target} log tail:\n${lines.slice(-12).map((l) => JSON.stringify(l)).join('\n')}`);
   };
   const stop = () => {
     if (child.pid !== undefined && child.exitCode === null) {
