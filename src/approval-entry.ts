@@ -7,18 +7,15 @@
 // response_url and, with SLACK_BOT_TOKEN, user-group lookups.
 import * as functions from '@google-cloud/functions-framework';
 import * as z from 'zod';
+import { boolFromEnv, emptyAsUnset } from './config.ts';
 import { handleApproval, type ApprovalFlowDeps } from './approval-flow.ts';
 import { compose } from './composition.ts';
-import type { ApprovalStore } from './core/approval.ts';
 import { isTransient } from './core/errors.ts';
 import { loadOnce } from './load-once.ts';
 import { handleInput } from './pipeline.ts';
-import { LEDGER_TTL_DAYS } from './report-wiring.ts';
 
 export const APPROVAL_FUNCTION_NAME = 'sccResponderApproval';
 
-const boolFromEnv = z.enum(['true', 'false', '1', '0', 'yes', 'no', '']).transform((v) => v === 'true' || v === '1' || v === 'yes');
-const emptyAsUnset = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
 
 /** What the consumer reads besides the responder's own settings (src/config.ts). */
 export const approvalEnvSchema = z.object({
@@ -50,27 +47,9 @@ export function parseApprovalEnv(env: Record<string, string | undefined>): Appro
 const { config, deps } = compose({ env: process.env });
 const approvalEnv = parseApprovalEnv(process.env);
 
-/** The approval records live on the ledger's finding documents: the same Firestore store the responder uses. */
-function approvalStore(): (() => Promise<ApprovalStore>) | undefined {
-  if (deps.approvals) return deps.approvals;
-  if (!config.FIRESTORE_DATABASE) return undefined;
-  const database = config.FIRESTORE_DATABASE;
-  const projectId = process.env.GOOGLE_CLOUD_PROJECT ?? process.env.GCLOUD_PROJECT;
-  return loadOnce(async () => {
-    const { FirestoreLedger } = await import('./adapters/firestore-ledger.ts');
-    return new FirestoreLedger({
-      ...(projectId ? { projectId } : {}),
-      databaseId: database,
-      collection: config.LEDGER_COLLECTION,
-      leaseSeconds: config.LEDGER_LEASE_SECONDS,
-      ttlDays: LEDGER_TTL_DAYS,
-      ...(process.env.FIRESTORE_EMULATOR_HOST ? { emulatorHost: process.env.FIRESTORE_EMULATOR_HOST } : {}),
-    });
-  });
-}
-
 const slackApi = loadOnce(() => import('./adapters/slack-api.ts'));
-const approvals = approvalStore();
+// The approval records live on the ledger's finding documents: the store the composition wires (FIRESTORE_DATABASE).
+const approvals = deps.approvals;
 let groupMembers: ApprovalFlowDeps['groupMembers'];
 if (approvalEnv.SLACK_BOT_TOKEN) {
   const token = approvalEnv.SLACK_BOT_TOKEN;

@@ -3,12 +3,13 @@
 // misconfigured responder must fail at deploy, not at the first finding.
 import * as z from 'zod';
 
-const boolFromEnv = z
+/** A boolean setting as an env var carries it; empty (terraform sets every variable) is false. */
+export const boolFromEnv = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 /** Empty means unset: terraform sets every variable, some to "". */
-function emptyAsUnset<T extends z.ZodType>(schema: T) {
+export function emptyAsUnset<T extends z.ZodType>(schema: T) {
   return z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
 }
 

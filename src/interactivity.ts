@@ -12,14 +12,13 @@
 // Logging rights at all.
 import * as functions from '@google-cloud/functions-framework';
 import * as z from 'zod';
+import { boolFromEnv, emptyAsUnset } from './config.ts';
 import { approvalPublisher } from './adapters/approval-publisher.ts';
 import { fromAllowedWorkspace, MAX_INTERACTION_BYTES, parseInteraction, SLACK_TEAM_ID, verifySlackSignature } from './core/approval.ts';
 import { jsonLineLogger } from './log.ts';
 
 export const INTERACTIVITY_FUNCTION_NAME = 'sccResponderSlack';
 
-const boolFromEnv = z.enum(['true', 'false', '1', '0', 'yes', 'no', '']).transform((v) => v === 'true' || v === '1' || v === 'yes');
-const emptyAsUnset = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
 
 /** This function's own settings; the responder's (src/config.ts) are not read here. */
 export const interactivityEnvSchema = z.object({

@@ -1,13 +1,9 @@
 // Publishes an approval request (core/approval.ts ApprovalMessage) from the
 // Slack interactivity endpoint to the approvals topic, for the consumer to
 // act on. Bounded in time: the endpoint must answer Slack within 3 seconds.
-import { createRequire } from 'node:module';
-import type { ClientConfig } from '@google-cloud/pubsub';
 import type { ApprovalMessage } from '../core/approval.ts';
 import { PermanentError, TransientError } from '../core/errors.ts';
-
-// require(), not import: see src/adapters/cloud-logging.ts.
-const { PubSub } = createRequire(import.meta.url)('@google-cloud/pubsub') as typeof import('@google-cloud/pubsub');
+import { PERMANENT_CODES, pubsubClient } from './pubsub-client.ts';
 
 export interface ApprovalPublisherOptions {
   /** `projects/P/topics/T`, or a topic id in the client's project. */
@@ -25,20 +21,9 @@ export interface ApprovalPublisher {
   close(): Promise<void>;
 }
 
-// gRPC codes that waiting cannot fix: INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED,
-// FAILED_PRECONDITION, UNIMPLEMENTED, UNAUTHENTICATED.
-const PERMANENT_CODES = new Set([3, 5, 7, 9, 12, 16]);
 
 export function approvalPublisher(options: ApprovalPublisherOptions): ApprovalPublisher {
-  const config: ClientConfig = {};
-  if (options.projectId) config.projectId = options.projectId;
-  if (options.emulatorHost) {
-    config.apiEndpoint = options.emulatorHost;
-    config.emulatorMode = true;
-    // Without a universe domain the client probes the metadata server; with one it needs emulatorMode.
-    config.universeDomain = 'googleapis.com';
-  }
-  const client = new PubSub(config);
+  const client = pubsubClient({ ...(options.projectId ? { projectId: options.projectId } : {}), ...(options.emulatorHost ? { emulatorHost: options.emulatorHost } : {}) });
   const timeout = options.timeoutMs ?? 2_000;
   const topic = client.topic(options.topic, {
     // One click, one message, now: no batching delay inside Slack's 3 seconds.

@@ -1,20 +1,14 @@
 // Publishes the summary JSON to Pub/Sub topics (the ops topic, and each route's),
 // with attributes that subscriptions can filter on (category, severity, cluster,
 // outcome).
-import { createRequire } from 'node:module';
-import type { ClientConfig, PubSub as PubSubClient } from '@google-cloud/pubsub';
+import type { PubSub as PubSubClient } from '@google-cloud/pubsub';
 import { PermanentError, TransientError } from '../core/errors.ts';
 import type { SummarySink } from '../core/ports.ts';
 import { summaryAttributes, type Summary } from '../core/summary.ts';
 
-// require(), not import: see src/adapters/cloud-logging.ts.
-const { PubSub } = createRequire(import.meta.url)('@google-cloud/pubsub') as typeof import('@google-cloud/pubsub');
+import { PERMANENT_CODES, pubsubClient, type PubsubClientOptions } from './pubsub-client.ts';
 
-export interface PubsubClientOptions {
-  projectId?: string;
-  /** "host:port" of the Pub/Sub emulator; PUBSUB_EMULATOR_HOST also works (the library reads it). */
-  emulatorHost?: string;
-}
+export type { PubsubClientOptions };
 
 export interface PubsubSinkOptions extends PubsubClientOptions {
   /** `projects/P/topics/T`, or a topic id in the client's project. */
@@ -29,21 +23,6 @@ export interface PubsubTopicSink {
   topic: string;
 }
 
-// gRPC codes that waiting cannot fix: INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED,
-// FAILED_PRECONDITION, UNIMPLEMENTED, UNAUTHENTICATED.
-const PERMANENT_CODES = new Set([3, 5, 7, 9, 12, 16]);
-
-function client(options: PubsubClientOptions): PubSubClient {
-  const config: ClientConfig = {};
-  if (options.projectId) config.projectId = options.projectId;
-  if (options.emulatorHost) {
-    config.apiEndpoint = options.emulatorHost;
-    config.emulatorMode = true;
-    // Without a universe domain the client probes the metadata server; with one it needs emulatorMode.
-    config.universeDomain = 'googleapis.com';
-  }
-  return new PubSub(config);
-}
 
 function topicSink(pubsub: PubSubClient, target: PubsubTopicSink): SummarySink {
   // One summary at a time: publish at once instead of waiting for a batch; bound the
@@ -71,7 +50,7 @@ function topicSink(pubsub: PubSubClient, target: PubsubTopicSink): SummarySink {
 
 /** One sink per topic, all on one client (one gRPC channel, however many routes publish). */
 export function pubsubSummarySinks(options: PubsubClientOptions, topics: readonly PubsubTopicSink[]): { sinks: SummarySink[]; close(): Promise<void> } {
-  const pubsub = client(options);
+  const pubsub = pubsubClient(options);
   return {
     sinks: topics.map((t) => topicSink(pubsub, t)),
     async close() {
