@@ -22,7 +22,7 @@ import {
   type StoredApproval,
 } from '../core/approval.ts';
 import { evaluateBudget, type BudgetEntry } from '../core/budget.ts';
-import { incidentFromDoc, nextRelease, type BudgetDoc as BudgetDocOf, type FindingDoc } from '../core/incident-record.ts';
+import { incidentFromDoc, newFindingDoc, nextRelease, type BudgetDoc as BudgetDocOf, type FindingDoc } from '../core/incident-record.ts';
 import { PermanentError, TransientError } from '../core/errors.ts';
 import type { ActionOutcome } from '../core/outcome.ts';
 import type { ActionType } from '../core/policy.ts';
@@ -143,23 +143,7 @@ export class FirestoreLedger implements Ledger, Budget, IncidentStore, ApprovalS
       const lease = Timestamp.fromMillis(now.getTime() + this.#leaseMs);
       const stamp = Timestamp.fromDate(now);
       if (!snap.exists) {
-        const doc: LedgerDoc = {
-          kind: 'finding',
-          schema: 1,
-          findingName: key.findingName,
-          eventTime: key.eventTime,
-          state: 'in-progress',
-          owner: token,
-          leaseExpiresAt: lease,
-          attempt: 1,
-          outcomes: {},
-          summaryJson: null,
-          deliveries: {},
-          createdAt: stamp,
-          updatedAt: stamp,
-          completedAt: null,
-          expireAt: this.#expireAt(now),
-        };
+        const doc: LedgerDoc = newFindingDoc(key, token, { lease, now: stamp, expireAt: this.#expireAt(now) });
         tx.create(ref, doc);
         return { kind: 'acquired', token, attempt: 1, previous: new Map(), summary: null, deliveries: {} };
       }

@@ -45,7 +45,7 @@ import {
   type StoredApproval,
 } from '../core/approval.ts';
 import { evaluateBudget } from '../core/budget.ts';
-import { incidentFromDoc as incidentFromStoredDoc, nextRelease, type BudgetDoc as BudgetDocOf, type FindingDoc } from '../core/incident-record.ts';
+import { incidentFromDoc as incidentFromStoredDoc, newFindingDoc, nextRelease, type BudgetDoc as BudgetDocOf, type FindingDoc } from '../core/incident-record.ts';
 import { PermanentError, TransientError } from '../core/errors.ts';
 import type { ActionOutcome } from '../core/outcome.ts';
 import type { ActionType } from '../core/policy.ts';
@@ -292,23 +292,7 @@ export class LocalLedger implements Ledger, Budget, IncidentStore, ApprovalStore
       const lease = iso(now.getTime() + this.#leaseMs);
       const stamp = now.toISOString();
       if (!doc) {
-        this.#store(id, {
-          kind: 'finding',
-          schema: 1,
-          findingName: key.findingName,
-          eventTime: key.eventTime,
-          state: 'in-progress',
-          owner: token,
-          leaseExpiresAt: lease,
-          attempt: 1,
-          outcomes: {},
-          summaryJson: null,
-          deliveries: {},
-          createdAt: stamp,
-          updatedAt: stamp,
-          completedAt: null,
-          expireAt: this.#expireAt(now),
-        });
+        this.#store(id, newFindingDoc(key, token, { lease, now: stamp, expireAt: this.#expireAt(now) }));
         return { kind: 'acquired', token, attempt: 1, previous: new Map(), summary: null, deliveries: {} };
       }
       if (doc.state === 'completed') return { kind: 'completed', completedAt: doc.completedAt ?? null };

@@ -35,6 +35,27 @@ export interface FindingDoc<Time> {
   approval?: ApprovalState;
 }
 
+/** The document a first claim creates: in progress, owned by `owner` until `leaseExpiresAt`, nothing recorded yet. */
+export function newFindingDoc<Time>(key: { findingName: string | null; eventTime: string | null }, owner: string, times: { lease: Time; now: Time; expireAt: Time }): FindingDoc<Time> {
+  return {
+    kind: 'finding',
+    schema: 1,
+    findingName: key.findingName,
+    eventTime: key.eventTime,
+    state: 'in-progress',
+    owner,
+    leaseExpiresAt: times.lease,
+    attempt: 1,
+    outcomes: {},
+    summaryJson: null,
+    deliveries: {},
+    createdAt: times.now,
+    updatedAt: times.now,
+    completedAt: null,
+    expireAt: times.expireAt,
+  };
+}
+
 export interface BudgetDoc<Time> {
   kind: 'budget';
   cluster: string;
