@@ -4,7 +4,7 @@
 #   ./deploy.sh --var-file terraform/prod.tfvars [--policy policy.yaml] [--plan-only | --destroy] [--auto-approve]
 #
 # Safe to re-run: an unchanged build produces a byte-identical package, so
-# Terraform has nothing to change. See README.md, "Deploy".
+# Terraform has nothing to change. See docs/deploy.md.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -352,5 +352,5 @@ Deployed. Next steps:
    Summaries arrive on $ops_topic (and Slack / Google Chat if configured).
 
 The responder stays in dry-run while force_dry_run = true: read the summaries, then see
-README.md "Deploy" > "5. Roll out in dry-run, then enforce".
+docs/deploy.md "5. Roll out in dry-run, then enforce".
 EOF

@@ -14,5 +14,7 @@ export default {
     ],
   },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
+  // Every summary a test notes is checked against the shipped JSON Schema (test/support/summary-check.ts).
+  setupFilesAfterEnv: ['<rootDir>/test/support/summary-check-setup.ts'],
   testTimeout: 30000,
 };

@@ -1,7 +1,7 @@
 // `npm run bench [-- --json] [-- --quick]`: cold start, peak memory, ignore-path
 // throughput and burst behaviour of the function, measured in one run against
 // the local fakes (Kubernetes API, Cloud Logging) and the Firestore emulator.
-// Method and figures: README, section "Performance".
+// Method and figures: docs/performance.md.
 //
 // --json   the last line of output is one JSON object with every figure
 // --quick  a plumbing check (1 cold run per side, short loops, small bursts, no emulator)
@@ -274,8 +274,8 @@ const OPS_TOPIC_ID = 'scc-ops';
 
 // ---------------------------------------------------------------- 3: ignore path
 
-type PipelineModule = typeof import('../src/pipeline.ts');
-type CompositionModule = typeof import('../src/composition.ts');
+type PipelineModule = typeof import('../src/pipeline/respond.ts');
+type CompositionModule = typeof import('../src/wiring/compose.ts');
 type LogModule = typeof import('../src/log.ts');
 
 async function builtModules() {

@@ -3,7 +3,7 @@
 // .build/function/dist/ (ESM, one file per lazy import()). Why: client-node's
 // KubeConfig pulls in every generated API group (~20 MB of JavaScript); a bundle
 // keeps what is reachable, which about halves the cold start and takes ~40 MiB off
-// peak memory (README, "Performance").
+// peak memory (docs/performance.md).
 //
 // Two builds. Our code (and zod, see VENDORED): src/ → dist/, with linked source
 // maps, so a stack trace names src/ files and lines. The other bundled packages:
@@ -23,7 +23,7 @@
 // Layout (a package root, as deploy.sh stages it):
 //   .build/function/dist/index.js   the entry ("main"), plus chunk-*.js and *.map
 //   .build/function/dist/vendor/    the bundled packages, one file each (+ shared chunks)
-//   .build/function/policy/default.yaml   the default policy (src/composition.ts: ../policy/default.yaml)
+//   .build/function/policy/default.yaml   the default policy (src/default-policy.ts: ../policy/default.yaml)
 //   .build/function/warm-compile-cache.mjs the gcp-build step that fills the V8 compile cache
 import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,17 +38,17 @@ export const DEFAULT_BUNDLE_DIR = join(ROOT, '.build', 'function');
  * for the benchmark's cold-start child. --enable-source-maps: stack traces name src/ files.
  * --max-semi-space-size=1 (MiB): a small young generation. Loading ~5 MB of code allocates in
  * bursts and V8 otherwise grows each semi-space to 16 MiB; capped, peak RSS for one finding
- * drops by about 25 MiB with no measurable cost in time to contain (README, "Performance").
+ * drops by about 25 MiB with no measurable cost in time to contain (docs/performance.md).
  * --v8-pool-size=1: one V8 background thread instead of four. An instance has one vCPU or a
  * share of one, so more threads add no parallelism; they did add concurrent compile jobs whose
- * memory stacked on the main thread's, the source of the worst peaks (README, "Performance").
+ * memory stacked on the main thread's, the source of the worst peaks (docs/performance.md).
  */
 export const RUNTIME_NODE_OPTIONS = '--enable-source-maps --max-semi-space-size=1 --v8-pool-size=1';
 
 /**
  * The package's `gcp-build` step (deploy.sh names it in the package.json it stages): Cloud
  * Build runs it with the runtime's own Node, and it fills the V8 compile cache that
- * NODE_COMPILE_CACHE (terraform/function.tf) points the runtime at (README, "Performance").
+ * NODE_COMPILE_CACHE (terraform/function.tf) points the runtime at (docs/performance.md).
  */
 export const WARM_COMPILE_CACHE_SCRIPT = 'warm-compile-cache.mjs';
 export const GCP_BUILD_SCRIPT = `node ${WARM_COMPILE_CACHE_SCRIPT}`;

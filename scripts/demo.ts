@@ -17,13 +17,20 @@ import { delimiter, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
-import { decodeInput, DecodeError, type DecodedInput } from '../src/core/envelope.ts';
-import { plan as makePlan, printablePlan, type Plan } from '../src/core/plan.ts';
-import { parsePolicy, PolicyError, validatePolicy, type Policy } from '../src/core/policy.ts';
-import type { Summary } from '../src/core/summary.ts';
+import { decodeInput, DecodeError, type DecodedInput } from '../src/core/finding/envelope.ts';
+import { plan as makePlan, printablePlan } from '../src/core/plan/plan.ts';
+import { parsePolicy, PolicyError, validatePolicy, type Policy } from '../src/core/policy/policy.ts';
+import type { Summary } from '../src/core/summary/document.ts';
 import { selectorMatches, startFakeKubeApi, type FakeKubeApi } from '../test/fakes/kube-api-server.ts';
 import { startFakeLogging, type FakeLogging } from '../test/fakes/logging-grpc-server.ts';
-import { EmulatorUnavailableError, freePort, isListening, startFirestoreEmulator, startPubsubEmulator, type RunningEmulator } from '../test/support/emulators.ts';
+import {
+  EmulatorUnavailableError,
+  freePort,
+  isListening,
+  startFirestoreEmulator,
+  startPubsubEmulator,
+  type RunningEmulator,
+} from '../test/support/emulators.ts';
 import { pubsubRest, type PulledMessage } from '../test/support/pubsub-rest.ts';
 import { startWebhookRecorder, type WebhookRecorder } from '../test/support/webhook-recorder.ts';
 import { startFakeEssentialContacts, type FakeEssentialContacts } from '../test/fakes/essential-contacts-server.ts';
@@ -358,7 +365,7 @@ function routeWebhookEnv(routes: Policy['routes'], recorder: WebhookRecorder): R
   return env;
 }
 
-/** Owners, routes and the SCC write-back (README: Owners, Routes and mentions, SCC write-back). */
+/** Owners, routes and the SCC write-back (docs/actions.md: Owners; docs/summary.md: Routes and mentions, SCC write-back). */
 function renderCloseTheLoop(o: Out, summary: Summary, scc: FakeScc, recorder: WebhookRecorder, postsBefore: number): void {
   const label = (s: string) => o.bold(s.padEnd(11));
   const owners = summary.owners ?? [];
@@ -377,7 +384,7 @@ function renderCloseTheLoop(o: Out, summary: Summary, scc: FakeScc, recorder: We
   }
   const held = [...scc.marks.entries()].find(([, marks]) => Object.values(marks).includes(summary.id));
   o.line(`  ${label('scc')}marks ${s.marks.status}${held ? `: ${Object.entries(held[1]).map(([k, v]) => `${k}=${inert(v, 40)}`).join(' ')}` : ` ${o.dim(inert(s.marks.reason, 200))}`}`);
-  o.line(`  ${' '.repeat(11)}state ${s.state.status}${s.state.reason ? ` ${o.dim(inert(s.state.reason, 200))}` : ''}`);
+  o.line(`  ${' '.repeat(11)}state ${s.state.status}${s.state.reason ? ` ${o.dim(`(${inert(s.state.reason, 200)})`)}` : ''}`);
 }
 
 function describeWrite(w: { method: string; path: string }): string {
@@ -747,7 +754,7 @@ async function main(argv: string[], o: Out, cleanup: Cleanup): Promise<number> {
     },
     () => `stopped the function, both emulators and the fakes; temp files removed; ports ${ports.join(', ')} closed`,
   );
-  o.line(o.dim(`Done in ${seconds(Date.now() - started)}. Next: README "Deploy", or npm run demo -- --help to replay your own finding and policy.`));
+  o.line(o.dim(`Done in ${seconds(Date.now() - started)}. Next: docs/deploy.md to deploy, or npm run demo -- --help to replay your own finding and policy.`));
   return 0;
 }
 
@@ -769,7 +776,7 @@ interface ApprovalPassInput {
 }
 
 /**
- * One click to contain (README: Approval from Slack): the rule asks for approval, the dry-run
+ * One click to contain (docs/approval.md): the rule asks for approval, the dry-run
  * summary in Slack carries Contain / Dismiss, the demo presses Contain as Slack would (a signed
  * form post to the interactivity endpoint), the consumer runs the approved plan and replaces the
  * message through its response_url. A second click runs nothing.

@@ -6,14 +6,16 @@
 // ClusterRoles. One permission set, one place: test/actions/rbac.test.ts fails
 // when the committed file and the code disagree.
 //
-//   npx node scripts/permissions.ts           rewrite the file
-//   npx node scripts/permissions.ts --check   exit 1 if it is out of date
+//   npx node scripts/permissions.ts                  rewrite the file
+//   npx node scripts/permissions.ts --check          exit 1 if it is out of date
+//   npx node scripts/permissions.ts --print [ACTION]  show what an action (or each) needs; writes nothing
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ACTIONS } from '../src/actions/run-plan.ts';
-import { PREFLIGHT_RBAC, unionOfNeeds, type RbacNeed } from '../src/actions/rbac.ts';
+import { unionOfNeeds, type RbacNeed } from '../src/actions/rbac.ts';
+import { PREFLIGHT_RBAC } from '../src/actions/preflight.ts';
 import { RELEASE_RBAC } from '../src/actions/release.ts';
-import { ACTION_ORDER } from '../src/core/policy.ts';
+import { ACTION_ORDER } from '../src/core/policy/policy.ts';
 
 export const PERMISSIONS_FILE = fileURLToPath(new URL('../terraform/modules/cluster-permissions/permissions.json', import.meta.url));
 
@@ -88,13 +90,44 @@ export function permissionsDocument(): PermissionsDocument {
   };
 }
 
+function grantLines(grant: Grant): string[] {
+  return [
+    ...grant.rbac.map((n) => `  kubernetes  ${n.apiGroup || 'core'}/${n.resource}: ${n.verbs.join(', ')}`),
+    ...grant.iam.map((p) => `  iam         ${p}`),
+  ];
+}
+
+/** What `--print` shows: each action's grant (or the one named), and the reads every deployment is granted. */
+export function describePermissions(only?: string): string {
+  const doc = permissionsDocument();
+  const types = only === undefined ? Object.keys(doc.actions) : [only];
+  const unknown = types.filter((t) => !(t in doc.actions));
+  if (unknown.length > 0) throw new Error(`unknown action ${unknown.join(', ')}; the actions are ${Object.keys(doc.actions).join(', ')}`);
+  const lines: string[] = [];
+  for (const type of types) {
+    const action = doc.actions[type]!;
+    lines.push(`${type}${action.separate_role ? ' (a ClusterRole of its own, bound only where enabled)' : ''}`, ...grantLines(action));
+  }
+  lines.push('every deployment, whatever the enabled actions (preflight, snapshots, owners)', ...grantLines(doc.preflight));
+  lines.push('connecting to a cluster', ...doc.connect.iam.map((p) => `  iam         ${p}`));
+  return `${lines.join('\n')}\n`;
+}
+
 export function renderPermissions(): string {
   return `${JSON.stringify(permissionsDocument(), null, 2)}\n`;
 }
 
 if (import.meta.url === new URL(`file://${process.argv[1]}`).href) {
   const wanted = renderPermissions();
-  if (process.argv.includes('--check')) {
+  const print = process.argv.indexOf('--print');
+  if (print !== -1) {
+    try {
+      process.stdout.write(describePermissions(process.argv[print + 1]));
+    } catch (error) {
+      console.error((error as Error).message);
+      process.exit(1);
+    }
+  } else if (process.argv.includes('--check')) {
     let current = '';
     try {
       current = readFileSync(PERMISSIONS_FILE, 'utf8');

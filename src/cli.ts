@@ -8,16 +8,22 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { decodeInput, DecodeError } from './core/envelope.ts';
-import { exceptionWarnings } from './core/exceptions.ts';
-import { explainPlan, renderExplanation } from './core/explain.ts';
-import { plan, printablePlan } from './core/plan.ts';
-import { ExpectationError, parseExpectation, renderPolicyTestTable, runPolicyTest, type PolicyTestCase } from './core/policy-tests.ts';
-import { PolicyError, type Policy } from './core/policy.ts';
-import { loadPolicy } from './composition.ts';
+import { decodeInput, DecodeError } from './core/finding/envelope.ts';
+import { exceptionWarnings } from './core/policy/exceptions.ts';
+import { explainPlan, renderExplanation } from './core/policy/explain.ts';
+import { plan, printablePlan } from './core/plan/plan.ts';
+import {
+  ExpectationError,
+  parseExpectation,
+  renderPolicyTestTable,
+  runPolicyTest,
+  type PolicyTestCase,
+} from './core/policy/policy-tests.ts';
+import { PolicyError, type Policy } from './core/policy/policy.ts';
+import { loadPolicy } from './wiring/compose.ts';
 import { parseEnv } from './config.ts';
 import type { IncidentStore } from './core/ports.ts';
-import type { PipelineDeps } from './pipeline.ts';
+import type { PipelineDeps } from './pipeline/respond.ts';
 
 const USAGE = `usage:
   scc-responder plan --finding FILE|- [--policy FILE] [--now RFC3339] [--explain]
@@ -203,8 +209,8 @@ const respondCommand: Command = async (args, io) => {
   // Same composition as the function (cluster access from the policy, budget/ledger/sinks from the env);
   // step logs go to stderr so stdout is one JSON document.
   const [{ compose }, { handleInput }, { jsonLineLogger }] = await Promise.all([
-    import('./composition.ts'),
-    import('./pipeline.ts'),
+    import('./wiring/compose.ts'),
+    import('./pipeline/respond.ts'),
     import('./log.ts'),
   ]);
   const log = jsonLineLogger((line) => io.stderr(line + '\n'), 'INFO');
@@ -216,7 +222,7 @@ const respondCommand: Command = async (args, io) => {
   // An enforced run gets the same claim and blast-radius budget as the function: Firestore, or on
   // one machine the local ledger. A dry run writes nothing and needs neither; it also must not mark
   // the finding handled, or the enforced run that follows would be acked as its duplicate.
-  const { plan: makePlan } = await import('./core/plan.ts');
+  const { plan: makePlan } = await import('./core/plan/plan.ts');
   const dryRun = (() => {
     try {
       return makePlan(decodeInput(input), policy, now(), { forceDryRun: parseEnv(io.env).SCC_RESPONDER_FORCE_DRY_RUN, acceptOwnEcho: true }).dryRun;
@@ -255,7 +261,7 @@ const respondCommand: Command = async (args, io) => {
 async function cliLedger(io: CliIo): Promise<{ deps: Pick<PipelineDeps, 'ledger' | 'budget'> & { incidents: () => Promise<IncidentStore> }; close: () => Promise<void>; where: string }> {
   const config = parseEnv(io.env);
   if (config.FIRESTORE_DATABASE) {
-    const { reportWiring } = await import('./report-wiring.ts');
+    const { reportWiring } = await import('./wiring/report-sinks.ts');
     const wiring = reportWiring(config, io.env);
     return {
       deps: { ledger: wiring.ledger!, budget: wiring.budget!, incidents: wiring.incidents! },
@@ -266,7 +272,7 @@ async function cliLedger(io: CliIo): Promise<{ deps: Pick<PipelineDeps, 'ledger'
       where: `Firestore database ${config.FIRESTORE_DATABASE}`,
     };
   }
-  const [{ localLedgerFromEnv, localLedgerPath }, { LEDGER_TTL_DAYS }] = await Promise.all([import('./adapters/local-ledger.ts'), import('./report-wiring.ts')]);
+  const [{ localLedgerFromEnv, localLedgerPath }, { LEDGER_TTL_DAYS }] = await Promise.all([import('./adapters/local-ledger.ts'), import('./wiring/report-sinks.ts')]);
   const store = localLedgerFromEnv(io.env, { leaseSeconds: config.LEDGER_LEASE_SECONDS, ttlDays: LEDGER_TTL_DAYS });
   const get = async () => store;
   return { deps: { ledger: get, budget: get, incidents: get }, close: () => store.close(), where: `local ledger ${localLedgerPath(io.env)}` };
@@ -287,7 +293,7 @@ const releaseCommand: Command = async (args, io) => {
   const fixed = values.now === undefined ? undefined : parseNow(values.now);
   const now = fixed ? () => fixed : () => new Date();
   const subject = values.finding !== undefined ? { finding: readFindingFile(values.finding, io) } : { incidentId: values.incident! };
-  const [{ compose }, { releaseIncident }, { jsonLineLogger }] = await Promise.all([import('./composition.ts'), import('./release-flow.ts'), import('./log.ts')]);
+  const [{ compose }, { releaseIncident }, { jsonLineLogger }] = await Promise.all([import('./wiring/compose.ts'), import('./pipeline/release.ts'), import('./log.ts')]);
   const log = jsonLineLogger((line) => io.stderr(line + '\n'), 'INFO');
   const { deps } = compose({ env: io.env, policy, log, now });
   const ledger = await cliLedger(io);
@@ -330,7 +336,7 @@ const incidentsCommand: Command = async (args, io) => {
       io.stdout(JSON.stringify(records, null, 2) + '\n');
       return 0;
     }
-    const { renderIncidents } = await import('./core/incidents-table.ts');
+    const { renderIncidents } = await import('./core/ledger/incidents-table.ts');
     io.stdout(renderIncidents(records, ledger.where, since));
     return 0;
   } finally {

@@ -53,7 +53,7 @@ export const envSchema = z.object({
   /**
    * Write the response back to the SCC finding (security marks; the state change the policy's
    * scc.setInactive allows). Off unless set: the service account needs the roles terraform grants
-   * where the notification config lives (README: SCC write-back).
+   * where the notification config lives (docs/summary.md: SCC write-back).
    */
   SCC_WRITEBACK: boolFromEnv.default(false),
   /** Keep an evidence bundle under gs://EVIDENCE_BUCKET/incidents/<finding id>/. Unset/empty = no bundle. */

@@ -4,22 +4,22 @@
 // - `sccResponder` (default): a Pub/Sub CloudEvent (google.cloud.pubsub.topic.v1.messagePublished)
 //   of an SCC notification. Config and policy are read once per instance; a bad one fails the
 //   instance at start.
-// - `sccResponderSlack`: the Slack interactivity endpoint (src/interactivity.ts), which must hold
+// - `sccResponderSlack`: the Slack interactivity endpoint (src/functions/slack-endpoint.ts), which must hold
 //   no cluster, ledger or Logging client: it never composes the responder.
-// - `sccResponderApproval`: the consumer of approved or dismissed requests (src/approval-entry.ts).
+// - `sccResponderApproval`: the consumer of approved or dismissed requests (src/functions/approval-consumer.ts).
 import * as functions from '@google-cloud/functions-framework';
 // Our own modules only (no SDK: adapters load lazily); nothing is composed until the target is known.
-import { compose } from './composition.ts';
+import { compose } from './wiring/compose.ts';
 import { isTransient } from './core/errors.ts';
-import { handleInput } from './pipeline.ts';
+import { handleInput } from './pipeline/respond.ts';
 
 export const FUNCTION_NAME = 'sccResponder';
 
 const target = process.env.FUNCTION_TARGET;
 if (target === 'sccResponderSlack') {
-  await import('./interactivity.ts');
+  await import('./functions/slack-endpoint.ts');
 } else if (target === 'sccResponderApproval') {
-  await import('./approval-entry.ts');
+  await import('./functions/approval-consumer.ts');
 } else {
   const { deps } = compose({ env: process.env });
 

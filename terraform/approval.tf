@@ -1,5 +1,5 @@
 # Approval from Slack (Contain / Dismiss), off unless slack_approval = true.
-# Two more functions from the same source package (README, "Approval from Slack"):
+# Two more functions from the same source package (docs/approval.md):
 # - the interactivity endpoint (entry point sccResponderSlack, HTTP), which Slack
 #   calls on a button press. It runs as its own service account, which may only
 #   read the signing secret and publish to the approvals topic: the one part of

@@ -10,7 +10,7 @@
 #
 # Destroy: a bucket that holds objects under retention cannot be deleted, even
 # with force_destroy, so `deploy.sh --destroy` takes it out of the state first
-# and leaves it, with its evidence, in place (README, "Destroy").
+# and leaves it, with its evidence, in place (docs/deploy.md, "Destroy").
 
 resource "google_storage_bucket" "evidence" {
   count = var.evidence_bucket != "" && var.create_evidence_bucket ? 1 : 0

@@ -124,10 +124,10 @@ resource "google_cloudfunctions2_function" "responder" {
       # The bundle's runtime flags (RUNTIME_NODE_OPTIONS in scripts/bundle.ts, which the bench
       # uses too): stack traces through the source maps to src/, a small young generation and
       # one V8 background thread, which keep peak memory for one finding under 128 MiB
-      # (README, Performance).
+      # (docs/performance.md).
       NODE_OPTIONS = "--enable-source-maps --max-semi-space-size=1 --v8-pool-size=1"
       # The V8 compile cache the package's gcp-build step filled with the runtime's own Node
-      # (COMPILE_CACHE_DIR in scripts/bundle.ts; README, Performance). A cache that does not
+      # (COMPILE_CACHE_DIR in scripts/bundle.ts; docs/performance.md). A cache that does not
       # match (another Node, other flags) is ignored by Node, never an error.
       NODE_COMPILE_CACHE = "/workspace/.compile-cache"
     }

@@ -265,7 +265,7 @@ resource "google_monitoring_alert_policy" "action_failed" {
       A containment action on a suspect pod or node ended **failed** (after its retries): the pod may still be running unconstrained.
       Read the finding's summary (ops topic, chat, or the `summary` log line) for which action and why, then act by hand.
       Logs: `${local.function_log_filter} AND jsonPayload.step=~"^action:" AND jsonPayload.status="failed"`.
-      See README, "Metrics and alerts".
+      See docs/deploy.md, "Metrics and alerts".
     EOT
   }
 
@@ -312,7 +312,7 @@ resource "google_monitoring_alert_policy" "budget_exceeded" {
       The blast-radius budget (policy `budget`) refused destructive actions: more findings than it allows hit one cluster or namespace in its window.
       Those pods were only labelled or isolated, if at all. A storm of real findings, or one noisy workload: read the summaries (`budget.denied` names the actions and the limit) and decide by hand.
       Logs: `${local.function_log_filter} AND jsonPayload.step="summary" AND jsonPayload.summary.budget.exceeded=true`.
-      See README, "Metrics and alerts".
+      See docs/deploy.md, "Metrics and alerts".
     EOT
   }
 
@@ -431,7 +431,7 @@ resource "google_monitoring_dashboard" "responder" {
           title = "What these mean"
           text = {
             format  = "MARKDOWN"
-            content = "Counted from the function's log lines (`${local.function_log_filter}`). Deliveries, not findings: a redelivered finding counts again. Alerts: *containment action failed*, *blast-radius budget exceeded*. See the README, \"Metrics and alerts\"."
+            content = "Counted from the function's log lines (`${local.function_log_filter}`). Deliveries, not findings: a redelivered finding counts again. Alerts: *containment action failed*, *blast-radius budget exceeded*. See docs/deploy.md, \"Metrics and alerts\"."
           }
         },
       ]

@@ -101,7 +101,7 @@ output "evidence_bucket" {
 }
 
 output "log_metric_types" {
-  description = "Cloud Monitoring metric type of each log-based metric (README, \"Metrics and alerts\"), for your own charts and alerts."
+  description = "Cloud Monitoring metric type of each log-based metric (docs/deploy.md, \"Metrics and alerts\"), for your own charts and alerts."
   value       = local.log_metric_types
 }
 

@@ -168,7 +168,7 @@ variable "route_webhook_secrets" {
   default     = {}
 
   validation {
-    # The policy's WEBHOOK_ENV_NAME (src/core/policy.ts): the suffix keeps a route from naming any other variable.
+    # The policy's WEBHOOK_ENV_NAME (src/core/policy/policy.ts): the suffix keeps a route from naming any other variable.
     condition     = alltrue([for name in keys(var.route_webhook_secrets) : can(regex("^[A-Z][A-Z0-9_]{0,50}_WEBHOOK_URL$", name)) && !contains(["SLACK_WEBHOOK_URL", "CHAT_WEBHOOK_URL"], name)])
     error_message = "route_webhook_secrets: each name must be an environment variable ending in _WEBHOOK_URL (as a route's slackWebhookEnv / chatWebhookEnv), and not SLACK_WEBHOOK_URL or CHAT_WEBHOOK_URL (those are slack_webhook_secret and chat_webhook_secret)."
   }
@@ -185,7 +185,7 @@ variable "route_topics" {
   default     = []
 
   validation {
-    # The policy's TOPIC_NAME (src/core/policy.ts).
+    # The policy's TOPIC_NAME (src/core/policy/policy.ts).
     condition     = alltrue([for t in var.route_topics : can(regex("^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/topics/[A-Za-z][A-Za-z0-9._~+%-]{2,254}$", t)) && !can(regex("/topics/[Gg][Oo][Oo][Gg]", t))])
     error_message = "route_topics: each entry must be projects/PROJECT_ID/topics/TOPIC (a topic name of 3-255 characters, starting with a letter, not with \"goog\")."
   }
@@ -292,13 +292,13 @@ variable "evidence_retention_days" {
 
 # ---------------------------------------------------------------- the function
 
-# Sized from `npm run bench` (README, "Performance"): one matching finding peaks at
+# Sized from `npm run bench` (docs/performance.md): one matching finding peaks at
 # ~165-185 MiB RSS (Logging client loaded for evidence after containment), too close to
 # 256Mi to survive a larger finding or heap growth. 512Mi also doubles the CPU share
 # Cloud Run gives a gen2 function (0.167 → 0.333 vCPU), and cold start is CPU-bound
 # module loading: time-to-contain.
 variable "function_memory" {
-  description = "Memory per instance (and, with it, the CPU share). See README, Performance, for the figures behind the default."
+  description = "Memory per instance (and, with it, the CPU share). See docs/performance.md for the figures behind the default."
   type        = string
   default     = "512Mi"
 

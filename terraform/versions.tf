@@ -3,7 +3,7 @@ terraform {
   required_version = ">= 1.5.0"
 
   # Pin what `terraform init` picks with the lock file, .terraform.lock.hcl, committed
-  # next to this file (README, "Deploy" > "Provider lock file"): without it each
+  # next to this file (docs/deploy.md, "Provider lock file"): without it each
   # machine resolves these ranges on its own and can plan with another provider.
   required_providers {
     google = {

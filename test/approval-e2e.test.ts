@@ -13,12 +13,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FirestoreLedger } from '../src/adapters/firestore-ledger.ts';
-import { compose } from '../src/composition.ts';
-import { approvedRunKey } from '../src/core/approval.ts';
-import { decodeInput } from '../src/core/envelope.ts';
-import { findingKey } from '../src/core/summary.ts';
+import { compose } from '../src/wiring/compose.ts';
+import { approvedRunKey } from '../src/core/approval/approval.ts';
+import { decodeInput } from '../src/core/finding/envelope.ts';
+import { findingKey } from '../src/core/finding/key.ts';
 import { jsonLineLogger } from '../src/log.ts';
-import { handleInput, type PipelineDeps } from '../src/pipeline.ts';
+import { handleInput, type PipelineDeps } from '../src/pipeline/respond.ts';
 import { startFakeKubeApi, type FakeKubeApi } from './fakes/kube-api-server.ts';
 import { emulatorOrSkip, startFirestoreEmulator, startPubsubEmulator } from './support/emulators.ts';
 import { notificationV1 } from './support/fixtures.ts';
@@ -28,6 +28,7 @@ import { CLUSTER, checkoutPod, NS, POD, seed } from './support/kube-seed.ts';
 import { pubsubRest } from './support/pubsub-rest.ts';
 import { blockActionsPayload, formBody, post, signedHeaders, TEST_SIGNING_SECRET } from './support/slack-click.ts';
 import { startWebhookRecorder, type WebhookRecorder } from './support/webhook-recorder.ts';
+import { noteSummary } from './support/summary-check.ts';
 
 const PROJECT = 'test-project';
 const COLLECTION = 'approval-e2e';
@@ -127,6 +128,7 @@ async function dryRun(now = new Date()) {
   dryRunNow = now;
   const writesBefore = fake.writes().length;
   const result = await handleInput(n, deps);
+  if (result.summary) noteSummary(result.summary, 'dry run (handleInput result)');
   expect(fake.writes().length).toBe(writesBefore); // a dry run writes nothing
   const key = findingKey(decodeInput(n).notification.finding);
   return { result, id: key.id, approvedId: approvedRunKey(key).id };

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalLedger } from '../src/adapters/local-ledger.ts';
 import { slackUserGroups } from '../src/adapters/slack-api.ts';
-import { handleApproval, type ApprovalFlowDeps } from '../src/approval-flow.ts';
+import { handleApproval as runApprovalFlow, type ApprovalFlowDeps } from '../src/pipeline/approval-decision.ts';
 import {
   APPROVAL_ACTION,
   APPROVAL_BLOCK_ID,
@@ -25,18 +25,19 @@ import {
   parseInteraction,
   verifySlackSignature,
   type ApprovalMessage,
-} from '../src/core/approval.ts';
-import { approvalBlocks } from '../src/core/approval-blocks.ts';
-import { replacementMessage } from '../src/core/approval-message.ts';
-import { decodeInput } from '../src/core/envelope.ts';
+} from '../src/core/approval/approval.ts';
+import { approvalBlocks } from '../src/core/summary/slack/approval-blocks.ts';
+import { replacementMessage } from '../src/core/summary/slack/approval-message.ts';
+import { decodeInput } from '../src/core/finding/envelope.ts';
 import { TransientError } from '../src/core/errors.ts';
-import { explainPlan, renderExplanation } from '../src/core/explain.ts';
-import { plan } from '../src/core/plan.ts';
-import { ACTION_ORDER, validatePolicy, type Policy } from '../src/core/policy.ts';
+import { explainPlan, renderExplanation } from '../src/core/policy/explain.ts';
+import { plan } from '../src/core/plan/plan.ts';
+import { ACTION_ORDER, validatePolicy, type Policy } from '../src/core/policy/policy.ts';
 import type { StepLogger } from '../src/core/ports.ts';
-import { formatSlack } from '../src/core/slack-format.ts';
-import { findingKey, type Summary } from '../src/core/summary.ts';
-import { handleInput, type PipelineDeps } from '../src/pipeline.ts';
+import { formatSlack } from '../src/core/summary/slack/format.ts';
+import { type Summary } from '../src/core/summary/document.ts';
+import { findingKey } from '../src/core/finding/key.ts';
+import { handleInput, type PipelineDeps } from '../src/pipeline/respond.ts';
 import { emulatorOrSkip, startPubsubEmulator } from './support/emulators.ts';
 import { notificationV1 } from './support/fixtures.ts';
 import { SLACK_ENDPOINT, startFrameworkServer, startupFailure } from './support/framework-server.ts';
@@ -45,6 +46,14 @@ import { pubsubRest } from './support/pubsub-rest.ts';
 import { blockActionsPayload, formBody, post, signedHeaders, TEST_SIGNING_SECRET } from './support/slack-click.ts';
 import { startWebhookRecorder, type WebhookRecorder } from './support/webhook-recorder.ts';
 import { summaryFor } from './support/summaries.ts';
+import { noteSummary, summaryCheckingLog } from './support/summary-check.ts';
+
+/** The approval flow, with the summary it returns checked against the shipped schema. */
+const handleApproval = async (...args: Parameters<typeof runApprovalFlow>) => {
+  const result = await runApprovalFlow(...args);
+  if (result.summary) noteSummary(result.summary, 'handleApproval result');
+  return result;
+};
 
 const T0 = new Date('2026-11-20T14:05:00Z');
 const MIN = 60_000;
@@ -382,7 +391,7 @@ describe('the approval consumer', () => {
   let recorder: WebhookRecorder;
   let ledger: LocalLedger;
   const lines: { severity: string; step: string; message: string; fields?: Record<string, unknown> }[] = [];
-  const log: StepLogger = { log: (severity, step, message, fields) => void lines.push({ severity, step, message, ...(fields ? { fields } : {}) }) };
+  const log: StepLogger = summaryCheckingLog({ log: (severity, step, message, fields) => void lines.push({ severity, step, message, ...(fields ? { fields } : {}) }) });
 
   beforeAll(async () => {
     scratch = mkdtempSync(join(tmpdir(), 'approval-'));
@@ -699,12 +708,12 @@ describe('what each entry loads', () => {
   }
 
   it('the public endpoint reaches no cluster, ledger, Logging or Storage code; the consumer never the local ledger', async () => {
-    const endpoint = await reachableFrom('src/interactivity.ts');
+    const endpoint = await reachableFrom('src/functions/slack-endpoint.ts');
     expect(endpoint).toContain('src/adapters/approval-publisher.ts');
     // The publisher and the Pub/Sub client it is built on; no other adapter.
     expect(endpoint.filter((f) => /^src\/(adapters|actions|evidence)\//.test(f) && !['src/adapters/approval-publisher.ts', 'src/adapters/pubsub-client.ts'].includes(f))).toEqual([]);
-    expect(endpoint).not.toContain('src/pipeline.ts');
-    const consumer = await reachableFrom('src/approval-entry.ts');
+    expect(endpoint).not.toContain('src/pipeline/respond.ts');
+    const consumer = await reachableFrom('src/functions/approval-consumer.ts');
     expect(consumer).toContain('src/adapters/firestore-ledger.ts');
     expect(consumer).not.toContain('src/adapters/local-ledger.ts');
   });

@@ -14,15 +14,17 @@ import { createClusterResponder } from '../src/actions/cluster-responder.ts';
 import { networkPolicyName } from '../src/actions/isolate-pod.ts';
 import { FirestoreLedger } from '../src/adapters/firestore-ledger.ts';
 import { createClusterAccess } from '../src/adapters/gke-cluster-access.ts';
-import { validatePolicy, type Policy } from '../src/core/policy.ts';
+import { validatePolicy, type Policy } from '../src/core/policy/policy.ts';
 import type { StepLogger, SummarySink } from '../src/core/ports.ts';
-import { findingKey, type Summary } from '../src/core/summary.ts';
-import { handleInput, type PipelineDeps } from '../src/pipeline.ts';
-import { releaseIncident } from '../src/release-flow.ts';
+import { type Summary } from '../src/core/summary/document.ts';
+import { findingKey } from '../src/core/finding/key.ts';
+import { handleInput, type PipelineDeps } from '../src/pipeline/respond.ts';
+import { releaseIncident } from '../src/pipeline/release.ts';
 import { startFakeKubeApi, type FakeKubeApi } from './fakes/kube-api-server.ts';
 import { emulatorOrSkip, startFirestoreEmulator } from './support/emulators.ts';
 import { cloudEvent, notificationV1 } from './support/fixtures.ts';
 import { CLUSTER, NS, POD, seed } from './support/kube-seed.ts';
+import { noteSummary, summaryCheckingLog } from './support/summary-check.ts';
 
 const firestoreEmu = await emulatorOrSkip(() => startFirestoreEmulator(), 'before-claim tests (Firestore emulator)');
 const d = firestoreEmu ? describe : describe.skip;
@@ -38,8 +40,8 @@ let policy: Policy;
 let summaries: Summary[];
 let lines: { step: string; message: string; fields: Record<string, unknown> }[];
 
-const log: StepLogger = { log: (_severity, step, message, fields = {}) => void lines.push({ step, message, fields }) };
-const sink: SummarySink = { name: 'ops', deliver: async (s) => void summaries.push(s) };
+const log: StepLogger = summaryCheckingLog({ log: (_severity, step, message, fields = {}) => void lines.push({ step, message, fields }) });
+const sink: SummarySink = { name: 'ops', deliver: async (s) => void summaries.push(noteSummary(s, 'ops sink')) };
 
 beforeAll(() => {
   policy = validatePolicy({

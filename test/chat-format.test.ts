@@ -3,12 +3,12 @@
 // instead of dropped; the child command and the outcome always have room; and
 // the messages stay inside the platforms' limits whatever the summary holds.
 import { describe, expect, it } from '@jest/globals';
-import { formatChat, type ChatMessage } from '../src/core/chat-format.ts';
-import type { ActionOutcome } from '../src/core/outcome.ts';
-import { ACTION_ORDER, validatePolicy } from '../src/core/policy.ts';
-import { cutChatLine, cutSlackLine, fitLines, wireBytes } from '../src/core/sink-text.ts';
-import { formatSlack, type SlackMessage } from '../src/core/slack-format.ts';
-import type { Summary } from '../src/core/summary.ts';
+import { formatChat, type ChatMessage } from '../src/core/summary/chat/format.ts';
+import type { ActionOutcome } from '../src/core/plan/outcome.ts';
+import { ACTION_ORDER, validatePolicy } from '../src/core/policy/policy.ts';
+import { cutChatLine, cutSlackLine, fitLines, wireBytes } from '../src/core/summary/sink-text.ts';
+import { formatSlack, type SlackMessage } from '../src/core/summary/slack/format.ts';
+import type { Summary } from '../src/core/summary/document.ts';
 import { notificationV1 } from './support/fixtures.ts';
 import { summaryFor } from './support/summaries.ts';
 

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runCli } from '../src/cli.ts';
-import { decodeInput } from '../src/core/envelope.ts';
-import { plan } from '../src/core/plan.ts';
-import { validatePolicy } from '../src/core/policy.ts';
-import { SCC_MARK } from '../src/core/scc-writeback.ts';
-import { findingKey } from '../src/core/summary.ts';
+import { decodeInput } from '../src/core/finding/envelope.ts';
+import { plan } from '../src/core/plan/plan.ts';
+import { validatePolicy } from '../src/core/policy/policy.ts';
+import { SCC_MARK } from '../src/core/scc/marks.ts';
+import { findingKey } from '../src/core/finding/key.ts';
 import { notificationV1 } from './support/fixtures.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'scc-cli-'));

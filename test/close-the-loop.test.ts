@@ -9,17 +9,18 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compose } from '../src/composition.ts';
-import { SCC_MARK } from '../src/core/scc-writeback.ts';
-import type { Summary } from '../src/core/summary.ts';
+import { compose } from '../src/wiring/compose.ts';
+import { SCC_MARK } from '../src/core/scc/marks.ts';
+import type { Summary } from '../src/core/summary/document.ts';
 import { jsonLineLogger } from '../src/log.ts';
-import { handleInput } from '../src/pipeline.ts';
+import { handleInput } from '../src/pipeline/respond.ts';
 import { startFakeEssentialContacts, type FakeEssentialContacts } from './fakes/essential-contacts-server.ts';
 import { startFakeKubeApi, type FakeKubeApi } from './fakes/kube-api-server.ts';
 import { startFakeScc, type FakeScc } from './fakes/scc-grpc-server.ts';
 import { cloudEvent, notificationV1 } from './support/fixtures.ts';
 import { CLUSTER, NS, seed } from './support/kube-seed.ts';
 import { startWebhookRecorder, type WebhookRecorder } from './support/webhook-recorder.ts';
+import { noteSummaryLine } from './support/summary-check.ts';
 
 const NOW = new Date('2026-11-20T14:05:00Z');
 const TEAM_GROUP = 'S0PAYMENTS1';
@@ -69,7 +70,7 @@ function responder(extraPolicy = '', env: Record<string, string> = {}) {
       ...env,
     },
     now: () => NOW,
-    log: jsonLineLogger((line) => void lines.push(JSON.parse(line)), 'DEBUG'),
+    log: jsonLineLogger((line) => void lines.push(noteSummaryLine(JSON.parse(line))), 'DEBUG'),
   }).deps;
 }
 

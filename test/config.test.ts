@@ -48,8 +48,8 @@ describe('environment configuration', () => {
     expect(message).not.toContain('very-secret-token');
   });
 
-  it('the README configuration reference lists every variable the code reads', () => {
-    const readme = readFileSync('README.md', 'utf8');
+  it('the configuration reference (docs/configuration.md) lists every variable the code reads', () => {
+    const readme = readFileSync('docs/configuration.md', 'utf8');
     const section = readme.slice(readme.indexOf('<!-- section:configuration -->'), readme.indexOf('<!-- /section:configuration -->'));
     const documented = [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
     expect(documented.sort()).toEqual([...ENV_VARS].sort());

@@ -8,12 +8,13 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Summary } from '../src/core/summary.ts';
+import type { Summary } from '../src/core/summary/document.ts';
 import { emulatorOrSkip, startFirestoreEmulator, startPubsubEmulator } from './support/emulators.ts';
 import { startFunctionServer, type FunctionServer } from './support/function-server.ts';
 import { notificationV1 } from './support/fixtures.ts';
 import { pubsubRest, type PulledMessage } from './support/pubsub-rest.ts';
 import { startWebhookRecorder, type WebhookRecorder } from './support/webhook-recorder.ts';
+import { noteSummary } from './support/summary-check.ts';
 
 const PROJECT = 'test-project';
 const SECRET = 'sk_live_EXAMPLEDONOTUSE0000000000';
@@ -96,7 +97,7 @@ d('end to end: Pub/Sub push → function → Firestore ledger → ops topic', ()
       return pulled.length > 0 ? pulled : undefined;
     });
     expect(messages).toHaveLength(1);
-    const summary = JSON.parse(messages[0]!.data) as Summary;
+    const summary = noteSummary(JSON.parse(messages[0]!.data) as Summary, 'ops topic message');
     expect(messages[0]!.attributes).toMatchObject({
       schema: 'scc-responder.summary/v1',
       category: 'Unexpected Child Shell',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { decodeInput, DecodeError, MAX_JSON_DEPTH, TOO_DEEP } from '../src/core/envelope.ts';
+import { decodeInput, DecodeError, MAX_JSON_DEPTH, TOO_DEEP } from '../src/core/finding/envelope.ts';
 import { cloudEvent, notificationV1, notificationV2, pubsubMessage, pushBody } from './support/fixtures.ts';
 
 const FINDING_NAME = 'organizations/123456789012/sources/11223344556677889900/findings/6a7d4f1e2b3c4d5e8f9a0b1c2d3e4f50';

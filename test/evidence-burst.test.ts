@@ -3,12 +3,12 @@
 // (the filter without its window) while that read is live and holds the
 // finding's event time, and each finding keeps only the entries in its window.
 import { describe, expect, it } from '@jest/globals';
-import type { LogPageReader, LogPageRequest } from '../src/adapters/cloud-logging.ts';
-import type { LogEntryView } from '../src/core/evidence-excerpts.ts';
-import { decodeInput } from '../src/core/envelope.ts';
-import { plan as makePlan } from '../src/core/plan.ts';
-import { validatePolicy } from '../src/core/policy.ts';
-import { createEvidenceGatherer } from '../src/evidence/gather-evidence.ts';
+import type { LogPageReader, LogPageRequest } from '../src/core/ports.ts';
+import type { LogEntryView } from '../src/core/evidence/excerpts.ts';
+import { decodeInput } from '../src/core/finding/envelope.ts';
+import { plan as makePlan } from '../src/core/plan/plan.ts';
+import { validatePolicy } from '../src/core/policy/policy.ts';
+import { createEvidenceGatherer } from '../src/pipeline/gather-evidence.ts';
 import { FakeTime } from './support/fake-time.ts';
 import { recordingLogReader } from './support/recording-log-reader.ts';
 import { notificationV1 } from './support/fixtures.ts';

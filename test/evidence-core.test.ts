@@ -1,13 +1,20 @@
 // The pure parts of evidence: filters under hostile values, links, excerpts,
 // bundle naming and manifest, the read limiter and the quota backoff schedule.
 import { describe, expect, it } from '@jest/globals';
-import type { LogPageReader, LogPageRequest } from '../src/adapters/cloud-logging.ts';
-import { decodeAuditSummary } from '../src/core/audit-log-wire.ts';
-import { bundlePrefix, redactEnvValues } from '../src/core/evidence-bundle.ts';
-import { formatEntryLine, sanitizeLine, type LogEntryView } from '../src/core/evidence-excerpts.ts';
-import { encodeStrict, logsExplorerUrl, mitreTechniqueUrl, sccFindingUrl, techniqueFor, virusTotalUrl } from '../src/core/evidence-links.ts';
-import { gatherQueries } from '../src/core/evidence-queries.ts';
-import { decodeInput } from '../src/core/envelope.ts';
+import type { LogPageReader, LogPageRequest } from '../src/core/ports.ts';
+import { decodeAuditSummary } from '../src/core/evidence/audit-log-wire.ts';
+import { bundlePrefix, redactEnvValues } from '../src/core/evidence/bundle.ts';
+import { formatEntryLine, sanitizeLine, type LogEntryView } from '../src/core/evidence/excerpts.ts';
+import {
+  encodeStrict,
+  logsExplorerUrl,
+  mitreTechniqueUrl,
+  sccFindingUrl,
+  techniqueFor,
+  virusTotalUrl,
+} from '../src/core/evidence/links.ts';
+import { gatherQueries } from '../src/core/evidence/queries.ts';
+import { decodeInput } from '../src/core/finding/envelope.ts';
 import {
   clusterAuditQuery,
   nodeEvidenceQuery,
@@ -15,12 +22,12 @@ import {
   nodeSerialConsoleQuery,
   podLogsQuery,
   type EvidenceQuery,
-} from '../src/core/logging-filter.ts';
-import { plan as makePlan } from '../src/core/plan.ts';
-import { parsePolicy, validatePolicy } from '../src/core/policy.ts';
-import { RateLimiter, loggingReadLimiter, quotaBackoffMs } from '../src/core/request-limits.ts';
-import type { Target } from '../src/core/target.ts';
-import { createEvidenceGatherer } from '../src/evidence/gather-evidence.ts';
+} from '../src/core/evidence/logging-filter.ts';
+import { plan as makePlan } from '../src/core/plan/plan.ts';
+import { parsePolicy, validatePolicy } from '../src/core/policy/policy.ts';
+import { RateLimiter, loggingReadLimiter, quotaBackoffMs } from '../src/core/evidence/request-limits.ts';
+import type { Target } from '../src/core/finding/target.ts';
+import { createEvidenceGatherer } from '../src/pipeline/gather-evidence.ts';
 import { encodeAuditLog } from './fakes/logging-grpc-server.ts';
 import { FakeTime } from './support/fake-time.ts';
 import { recordingLogReader } from './support/recording-log-reader.ts';

@@ -2,18 +2,20 @@
 // gRPC fake of LoggingServiceV2 on loopback, and the real
 // @google-cloud/storage client against a fake of the JSON upload API.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { createLogPageReader, loggingClientOptionsFromEnv, type LogPageReader } from '../src/adapters/cloud-logging.ts';
+import { createLogPageReader, loggingClientOptionsFromEnv } from '../src/adapters/cloud-logging.ts';
+import type { LogPageReader } from '../src/core/ports.ts';
 import { createObjectStore } from '../src/adapters/cloud-storage.ts';
-import { sha256Hex } from '../src/core/evidence-bundle.ts';
-import { decodeInput } from '../src/core/envelope.ts';
-import { plan as makePlan, type Plan } from '../src/core/plan.ts';
-import { validatePolicy, type PolicyInput } from '../src/core/policy.ts';
+import { sha256Hex } from '../src/core/evidence/bundle.ts';
+import { decodeInput } from '../src/core/finding/envelope.ts';
+import { plan as makePlan, type Plan } from '../src/core/plan/plan.ts';
+import { validatePolicy, type PolicyInput } from '../src/core/policy/policy.ts';
 import type { ClusterResponder, ContainmentRequest, Severity, StepLogger } from '../src/core/ports.ts';
-import { createEvidenceGatherer } from '../src/evidence/gather-evidence.ts';
-import { handleInput } from '../src/pipeline.ts';
+import { createEvidenceGatherer } from '../src/pipeline/gather-evidence.ts';
+import { handleInput } from '../src/pipeline/respond.ts';
 import { startFakeLogging, type FakeLogEntry, type FakeLogging } from './fakes/logging-grpc-server.ts';
 import { startFakeStorage, type FakeStorage } from './fakes/storage-json-server.ts';
 import { notificationV1 } from './support/fixtures.ts';
+import { summaryCheckingLog } from './support/summary-check.ts';
 
 const EVENT = '2026-11-20T14:03:27.512Z';
 const PLANNED_AT = new Date('2026-11-20T14:03:40Z');
@@ -376,7 +378,7 @@ describe('a failing Logging never blocks the actions (handleInput end to end)', 
       const log = recordingLog();
       const result = await handleInput(notificationV1(), {
         policy,
-        log,
+        log: summaryCheckingLog(log),
         now: () => PLANNED_AT,
         clusterResponder: async () => responder,
         evidenceGatherer: async () => createEvidenceGatherer({ policy, log, now: () => PLANNED_AT, logging: reader, requestTimeoutMs: 2000 }),
@@ -400,7 +402,7 @@ describe('a failing Logging never blocks the actions (handleInput end to end)', 
   it('a gatherer that cannot even load is reported, not thrown', async () => {
     const result = await handleInput(notificationV1(), {
       policy,
-      log: recordingLog(),
+      log: summaryCheckingLog(recordingLog()),
       now: () => PLANNED_AT,
       evidenceGatherer: async () => {
         throw new Error('Cannot find module @google-cloud/logging-api');

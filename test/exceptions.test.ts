@@ -1,15 +1,17 @@
 // Exceptions around the plan: what validate-policy warns about (with `now`
 // injected), the excepted outcome, and which sinks report an excepted finding.
 import { describe, expect, it } from '@jest/globals';
-import { EXPIRY_WARNING_DAYS, exceptionWarnings } from '../src/core/exceptions.ts';
-import { overallOutcome } from '../src/core/outcome.ts';
-import { parsePolicy } from '../src/core/policy.ts';
+import { EXPIRY_WARNING_DAYS, exceptionWarnings } from '../src/core/policy/exceptions.ts';
+import { overallOutcome } from '../src/core/plan/outcome.ts';
+import { parsePolicy } from '../src/core/policy/policy.ts';
 import type { StepLogger, SummarySink } from '../src/core/ports.ts';
-import type { Summary } from '../src/core/summary.ts';
-import { handleInput } from '../src/pipeline.ts';
-import { deliverSummary, noLedgerSession, reportingSinks } from '../src/report.ts';
+import type { Summary } from '../src/core/summary/document.ts';
+import { handleInput } from '../src/pipeline/respond.ts';
+import { noLedgerSession } from '../src/pipeline/ledger-session.ts';
+import { deliverSummary, reportingSinks } from '../src/pipeline/summary-delivery.ts';
 import { notificationV1 } from './support/fixtures.ts';
 import { summaryFor } from './support/summaries.ts';
+import { summaryCheckingLog } from './support/summary-check.ts';
 
 const policyWith = (exceptions: string, extra = '') => parsePolicy(`exceptions:\n${exceptions}\n${extra}`);
 const one = (fields: string) => `  - {name: nightly, reason: the nightly job, expires: 2026-12-01, match: {namespaces: [payments]${fields}}}`;
@@ -128,7 +130,7 @@ rules: [{name: contain, actions: [label-pod, isolate-pod, delete-pod]}]`);
     const result = await handleInput(notificationV1(), {
       policy,
       now: () => new Date('2026-11-20T14:03:40Z'),
-      log: { log: () => {} },
+      log: summaryCheckingLog({ log: () => {} }),
       clusterResponder: async () => {
         responderLoads++;
         throw new Error('no cluster access in this test');

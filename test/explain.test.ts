@@ -1,10 +1,10 @@
 // `plan --explain`: which exception or rule applied, and for a no-match the
 // nearest one and the condition that failed; values quoted, args redacted.
 import { describe, expect, it } from '@jest/globals';
-import { decodeInput } from '../src/core/envelope.ts';
-import { explainPlan, renderExplanation } from '../src/core/explain.ts';
-import { plan } from '../src/core/plan.ts';
-import { parsePolicy } from '../src/core/policy.ts';
+import { decodeInput } from '../src/core/finding/envelope.ts';
+import { explainPlan, renderExplanation } from '../src/core/policy/explain.ts';
+import { plan } from '../src/core/plan/plan.ts';
+import { parsePolicy } from '../src/core/policy/policy.ts';
 import { notificationV1 } from './support/fixtures.ts';
 
 const NOW = new Date('2026-11-20T14:05:00Z');

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Summary } from '../src/core/summary.ts';
+import type { Summary } from '../src/core/summary/document.ts';
 import { startFakeKubeApi, type FakeKubeApi } from './fakes/kube-api-server.ts';
 import { emulatorOrSkip, refusingPort, startFirestoreEmulator, startPubsubEmulator } from './support/emulators.ts';
 import { notificationV1 } from './support/fixtures.ts';
@@ -19,6 +19,7 @@ import { startFunctionServer, type FunctionServer } from './support/function-ser
 import { CLUSTER, NODE, NS, POD, seed } from './support/kube-seed.ts';
 import { pubsubRest } from './support/pubsub-rest.ts';
 import { startWebhookRecorder, type WebhookRecorder } from './support/webhook-recorder.ts';
+import { noteSummary } from './support/summary-check.ts';
 
 const PROJECT = 'test-project';
 // The ledger that dies mid-run has an emulator of its own, so the other cases keep theirs.
@@ -106,7 +107,7 @@ async function scenario(options: { firestore: string; ledgerTimeoutSeconds?: num
     findingsTopic,
     summaries,
     async pullSummaries() {
-      for (const m of await rest.pullAll(`ops-pull-${id}`)) summaries.push(JSON.parse(m.data) as Summary);
+      for (const m of await rest.pullAll(`ops-pull-${id}`)) summaries.push(noteSummary(JSON.parse(m.data) as Summary, 'ops topic message'));
       return summaries;
     },
     deliveries: () => fn.lines.filter((l) => l.step === 'plan').length,

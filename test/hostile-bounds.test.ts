@@ -4,14 +4,16 @@
 // decode → plan → summary path (handleInput with in-memory deps) where it can be.
 import { describe, expect, it } from '@jest/globals';
 import { incidentFor } from '../src/actions/action.ts';
-import { decodeInput } from '../src/core/envelope.ts';
-import { compileGlob, matchGlob } from '../src/core/glob.ts';
-import { plan as makePlan } from '../src/core/plan.ts';
-import { parsePolicy, PolicyError, validatePolicy } from '../src/core/policy.ts';
+import { decodeInput } from '../src/core/finding/envelope.ts';
+import { compileGlob, matchGlob } from '../src/core/policy/glob.ts';
+import { plan as makePlan } from '../src/core/plan/plan.ts';
+import { parsePolicy, PolicyError, validatePolicy } from '../src/core/policy/policy.ts';
 import type { Severity } from '../src/core/ports.ts';
-import { findingKey, summaryAttributes } from '../src/core/summary.ts';
-import { handleInput } from '../src/pipeline.ts';
+import { summaryAttributes } from '../src/core/summary/summary.ts';
+import { findingKey } from '../src/core/finding/key.ts';
+import { handleInput } from '../src/pipeline/respond.ts';
 import { notificationV1, pushBody } from './support/fixtures.ts';
+import { summaryCheckingLog } from './support/summary-check.ts';
 
 const NOW = new Date('2026-11-20T14:03:40.000Z');
 const policy = validatePolicy({ dryRun: false, rules: [{ name: 'contain', actions: ['label-pod', 'isolate-pod'] }] });
@@ -21,7 +23,7 @@ function recordingDeps() {
   const deps = {
     policy,
     now: () => NOW,
-    log: { log: (severity: Severity, step: string, message: string, fields: Record<string, unknown> = {}) => lines.push({ severity, step, message, fields }) },
+    log: summaryCheckingLog({ log: (severity: Severity, step: string, message: string, fields: Record<string, unknown> = {}) => lines.push({ severity, step, message, fields }) }),
   };
   return { deps, lines };
 }

@@ -15,8 +15,14 @@ import { build } from 'esbuild';
 import { FirestoreLedger } from '../src/adapters/firestore-ledger.ts';
 import { LocalLedger, localLedgerFromEnv, localLedgerPath } from '../src/adapters/local-ledger.ts';
 import { PermanentError, TransientError } from '../src/core/errors.ts';
-import type { Budget, BudgetLimits, FindingKey, IncidentStore, Ledger, ReleaseRecord, SinkDelivery } from '../src/core/ports.ts';
-import { MAX_REFUSALS, type ApprovalDecisionRecord, type ApprovalRequestRecord, type ApprovalStore } from '../src/core/approval.ts';
+import type { Budget, BudgetLimits, IncidentStore, Ledger, ReleaseRecord, SinkDelivery } from '../src/core/ports.ts';
+import type { FindingKey } from '../src/core/finding/key.ts';
+import {
+  MAX_REFUSALS,
+  type ApprovalDecisionRecord,
+  type ApprovalRequestRecord,
+  type ApprovalStore,
+} from '../src/core/approval/approval.ts';
 import { emulatorOrSkip, startFirestoreEmulator } from './support/emulators.ts';
 import { notificationV1 } from './support/fixtures.ts';
 import type { ChildCommand, ChildReply } from './support/ledger-child.ts';

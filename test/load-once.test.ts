@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { loadOnce } from '../src/load-once.ts';
+import { loadOnce } from '../src/wiring/load-once.ts';
 
 describe('loadOnce', () => {
   it('shares one load between callers', async () => {

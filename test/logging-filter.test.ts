@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { decodeInput } from '../src/core/envelope.ts';
-import { nodeSerialConsoleQuery, quoteFilterValue } from '../src/core/logging-filter.ts';
-import { plan } from '../src/core/plan.ts';
-import { parsePolicy } from '../src/core/policy.ts';
+import { decodeInput } from '../src/core/finding/envelope.ts';
+import { nodeSerialConsoleQuery, quoteFilterValue } from '../src/core/evidence/logging-filter.ts';
+import { plan } from '../src/core/plan/plan.ts';
+import { parsePolicy } from '../src/core/policy/policy.ts';
 import { notificationV1 } from './support/fixtures.ts';
 
 /** Splits a filter into its string literals, undoing the escapes: what Logging would see as values. */

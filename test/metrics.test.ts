@@ -14,12 +14,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from '@cdktf/hcl2json';
 import { PermanentError, TransientError } from '../src/core/errors.ts';
-import type { ActionOutcome } from '../src/core/outcome.ts';
-import { validatePolicy, type ActionType } from '../src/core/policy.ts';
+import type { ActionOutcome } from '../src/core/plan/outcome.ts';
+import { validatePolicy, type ActionType } from '../src/core/policy/policy.ts';
 import type { Budget, ClusterResponder, Ledger, LedgerClaim, Severity, SummarySink } from '../src/core/ports.ts';
 import { jsonLineLogger } from '../src/log.ts';
-import { handleInput, type PipelineDeps, type PipelineResult } from '../src/pipeline.ts';
+import { handleInput, type PipelineDeps, type PipelineResult } from '../src/pipeline/respond.ts';
 import { notificationV1 } from './support/fixtures.ts';
+import { summaryCheckingLog } from './support/summary-check.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TF_DIR = join(ROOT, 'terraform');
@@ -364,7 +365,7 @@ async function run(scenario: Scenario, logLevel: Severity): Promise<Run> {
   const deps: PipelineDeps = {
     policy: validatePolicy({ dryRun: scenario.dryRun === true, rules: [{ name: 'contain', actions: scenario.actions ?? [] }] }),
     now,
-    log: jsonLineLogger((line) => void lines.push(line), logLevel),
+    log: summaryCheckingLog(jsonLineLogger((line) => void lines.push(line), logLevel)),
     clusterResponder: async () => responder,
     ledger: async () => ledger,
     budget: async () => budget,
@@ -546,7 +547,7 @@ describe('the scenarios ran the real pipeline', () => {
 });
 
 describe('every log-based metric counts exactly the lines it means', () => {
-  it('the stack defines the metrics the README and the issue name', () => {
+  it('the stack defines the metrics the deploy guide and the issue name', () => {
     expect([...metrics.keys()].sort()).toEqual(Object.keys(EXPECTED).sort());
   });
 
@@ -586,7 +587,7 @@ describe('every log-based metric counts exactly the lines it means', () => {
     }
   });
 
-  it('a LOG_LEVEL above INFO loses the ignored findings (the README says so)', async () => {
+  it('a LOG_LEVEL above INFO loses the ignored findings (docs/deploy.md says so)', async () => {
     const quiet = await run(SCENARIOS[0]!, 'NOTICE');
     expect(observed(metric('findings_ignored'), quiet)).toEqual([]);
     expect(observed(metric('findings_ignored'), runs[0]!)).toHaveLength(1);
@@ -724,9 +725,9 @@ describe('the dashboard', () => {
   });
 });
 
-describe('the README', () => {
-  it('explains every metric and both alerts under Deploy > "Metrics and alerts"', () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+describe('the deploy guide', () => {
+  it('explains every metric and both alerts under docs/deploy.md > "Metrics and alerts"', () => {
+    const readme = readFileSync(join(ROOT, 'docs', 'deploy.md'), 'utf8');
     const deploy = readme.slice(readme.indexOf('<!-- section:deploy -->'), readme.indexOf('<!-- /section:deploy -->'));
     const start = deploy.indexOf('### Metrics and alerts');
     expect(start).toBeGreaterThan(0);

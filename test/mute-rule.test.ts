@@ -3,10 +3,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { decodeInput } from '../src/core/envelope.ts';
-import { filterString, MUTE_FILTER_FIELDS, shellWord, suggestMuteRule } from '../src/core/mute-rule.ts';
-import { plan } from '../src/core/plan.ts';
-import { parsePolicy } from '../src/core/policy.ts';
+import { decodeInput } from '../src/core/finding/envelope.ts';
+import { filterString, MUTE_FILTER_FIELDS, shellWord, suggestMuteRule } from '../src/core/policy/mute-rule.ts';
+import { plan } from '../src/core/plan/plan.ts';
+import { parsePolicy } from '../src/core/policy/policy.ts';
 import { notificationV1 } from './support/fixtures.ts';
 
 const NOW = new Date('2026-11-20T14:05:00Z');

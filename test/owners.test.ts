@@ -12,12 +12,12 @@ import type { ClusterConnector } from '../src/actions/kube-api.ts';
 import { createEssentialContactsReader, loopbackEndpoint } from '../src/adapters/essential-contacts.ts';
 import { createClusterAccess, type ClusterManagerLike, type TokenProvider } from '../src/adapters/gke-cluster-access.ts';
 import { createKubeApi, kubeConfigFromFile } from '../src/adapters/kubernetes.ts';
-import { decodeInput } from '../src/core/envelope.ts';
-import { cleanOwnerText, isEmailAddress, resolveOwnersFromFacts, MAX_OWNERS } from '../src/core/owners.ts';
-import { plan as makePlan, type Plan } from '../src/core/plan.ts';
-import { validatePolicy, type Policy } from '../src/core/policy.ts';
+import { decodeInput } from '../src/core/finding/envelope.ts';
+import { cleanOwnerText, isEmailAddress, resolveOwnersFromFacts, MAX_OWNERS } from '../src/core/summary/owners.ts';
+import { plan as makePlan, type Plan } from '../src/core/plan/plan.ts';
+import { validatePolicy, type Policy } from '../src/core/policy/policy.ts';
 import type { ClusterResponder, ClusterSnapshots, StepLogger } from '../src/core/ports.ts';
-import { resolveOwners, type OwnerRead, type ResolveOwnersDeps } from '../src/owners/resolve-owners.ts';
+import { resolveOwners, type OwnerRead, type ResolveOwnersDeps } from '../src/pipeline/resolve-owners.ts';
 import { startFakeClusterManager, type FakeClusterManager } from './fakes/cluster-manager-grpc.ts';
 import { startFakeEssentialContacts, type FakeContact, type FakeEssentialContacts } from './fakes/essential-contacts-server.ts';
 import { startFakeKubeApi, type FakeKubeApi, type FakeKubeSeed } from './fakes/kube-api-server.ts';
@@ -641,7 +641,7 @@ describe('the Essential Contacts endpoint override', () => {
   });
 });
 
-describe('src/core/owners.ts (pure)', () => {
+describe('src/core/summary/owners.ts (pure)', () => {
   const keys = { clusterLabelKeys: ['team'], namespaceKeys: ['team', 'contact'], workloadLabelKeys: ['team', 'constructor'] };
 
   it('dedupes keeping the most specific place: addresses case-insensitively, teams exactly', () => {

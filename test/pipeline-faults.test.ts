@@ -6,12 +6,21 @@
 // bounded time. (test/fault-tolerance.test.ts does the same on the emulators.)
 import { describe, expect, it } from '@jest/globals';
 import { TransientError } from '../src/core/errors.ts';
-import type { ActionOutcome } from '../src/core/outcome.ts';
-import { validatePolicy, type ActionType } from '../src/core/policy.ts';
-import type { ClusterResponder, ContainmentRequest, EvidenceGatherer, Ledger, LedgerClaim, Severity, SummarySink } from '../src/core/ports.ts';
-import type { Summary } from '../src/core/summary.ts';
-import { handleInput, type PipelineDeps } from '../src/pipeline.ts';
+import type { ActionOutcome } from '../src/core/plan/outcome.ts';
+import { validatePolicy, type ActionType } from '../src/core/policy/policy.ts';
+import type {
+  ClusterResponder,
+  ContainmentRequest,
+  EvidenceGatherer,
+  Ledger,
+  LedgerClaim,
+  Severity,
+  SummarySink,
+} from '../src/core/ports.ts';
+import type { Summary } from '../src/core/summary/document.ts';
+import { handleInput, type PipelineDeps } from '../src/pipeline/respond.ts';
 import { notificationV1 } from './support/fixtures.ts';
+import { noteSummary, summaryCheckingLog } from './support/summary-check.ts';
 
 const ACTIONS: ActionType[] = ['label-pod', 'isolate-pod', 'delete-pod'];
 const never = <T>() => new Promise<T>(() => {});
@@ -32,7 +41,7 @@ function world(options: {
   const summaries: Summary[] = [];
   const lines: World['lines'] = [];
   const requests: ContainmentRequest[] = [];
-  const sink: SummarySink = { name: 'ops', deliver: async (s) => void summaries.push(s) };
+  const sink: SummarySink = { name: 'ops', deliver: async (s) => void summaries.push(noteSummary(s, 'ops sink')) };
   const responder: ClusterResponder = {
     contain: async (request) => {
       requests.push(request);
@@ -42,7 +51,7 @@ function world(options: {
   const deps: PipelineDeps = {
     policy: validatePolicy({ dryRun: false, rules: [{ name: 'contain', actions: ACTIONS }] }),
     now: () => new Date(),
-    log: { log: (severity, step, message) => void lines.push({ severity, step, message }) },
+    log: summaryCheckingLog({ log: (severity, step, message) => void lines.push({ severity, step, message }) }),
     clusterResponder: async () => responder,
     summarySinks: async () => [sink],
     sleep: async () => {},

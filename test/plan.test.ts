@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { decodeInput } from '../src/core/envelope.ts';
-import { plan, ruleMatches } from '../src/core/plan.ts';
-import { MAX_COMMAND_LINE, parsePolicy } from '../src/core/policy.ts';
+import { decodeInput } from '../src/core/finding/envelope.ts';
+import { plan, ruleMatches } from '../src/core/plan/plan.ts';
+import { MAX_COMMAND_LINE, parsePolicy } from '../src/core/policy/policy.ts';
 import { notificationV1 } from './support/fixtures.ts';
 
 const NOW = new Date('2026-11-20T14:05:00Z');

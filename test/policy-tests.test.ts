@@ -5,8 +5,8 @@ import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../src/cli.ts';
-import { parseExpectation, renderPolicyTestTable, runPolicyTest } from '../src/core/policy-tests.ts';
-import { parsePolicy } from '../src/core/policy.ts';
+import { parseExpectation, renderPolicyTestTable, runPolicyTest } from '../src/core/policy/policy-tests.ts';
+import { parsePolicy } from '../src/core/policy/policy.ts';
 import { notificationV1 } from './support/fixtures.ts';
 
 async function run(argv: string[]) {

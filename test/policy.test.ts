@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
-import { compileGlob, globProblem, matchGlob } from '../src/core/glob.ts';
-import { isProtectedNamespace, parsePolicy, PolicyError, validatePolicy } from '../src/core/policy.ts';
+import { compileGlob, globProblem, matchGlob } from '../src/core/policy/glob.ts';
+import { isProtectedNamespace, parsePolicy, PolicyError, validatePolicy } from '../src/core/policy/policy.ts';
 
 function problems(yaml: string): string[] {
   try {

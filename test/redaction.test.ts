@@ -1,17 +1,17 @@
-// Credential redaction (src/core/redact.ts) and where it is applied: the
+// Credential redaction (src/core/summary/redact.ts) and where it is applied: the
 // summary (so every sink, the ledger and the log line), capture-process-list
 // output at source, the pod snapshot's annotations and the evidence bundle.
 import { describe, expect, it } from '@jest/globals';
 import { redactPod } from '../src/actions/snapshots.ts';
 import type { Pod } from '../src/actions/kube-api.ts';
-import { formatChat } from '../src/core/chat-format.ts';
-import { bundleObjects, DEPTH_LIMIT, MAX_BUNDLE_DEPTH } from '../src/core/evidence-bundle.ts';
-import { decodeInput } from '../src/core/envelope.ts';
-import { plan as makePlan } from '../src/core/plan.ts';
-import { validatePolicy, type Policy } from '../src/core/policy.ts';
-import { isSecretName, MAX_REDACT_INPUT, redactArgs, redactText } from '../src/core/redact.ts';
-import { formatSlack } from '../src/core/slack-format.ts';
-import type { Summary } from '../src/core/summary.ts';
+import { formatChat } from '../src/core/summary/chat/format.ts';
+import { bundleObjects, DEPTH_LIMIT, MAX_BUNDLE_DEPTH } from '../src/core/evidence/bundle.ts';
+import { decodeInput } from '../src/core/finding/envelope.ts';
+import { plan as makePlan } from '../src/core/plan/plan.ts';
+import { validatePolicy, type Policy } from '../src/core/policy/policy.ts';
+import { isSecretName, MAX_REDACT_INPUT, redactArgs, redactText } from '../src/core/summary/redact.ts';
+import { formatSlack } from '../src/core/summary/slack/format.ts';
+import type { Summary } from '../src/core/summary/document.ts';
 import { harness } from './actions/harness.ts';
 import { checkoutPod } from './support/kube-seed.ts';
 import { notificationV1 } from './support/fixtures.ts';

@@ -9,13 +9,14 @@ import { join } from 'node:path';
 import { createClusterResponder } from '../src/actions/cluster-responder.ts';
 import { LocalLedger } from '../src/adapters/local-ledger.ts';
 import { createClusterAccess } from '../src/adapters/gke-cluster-access.ts';
-import { validatePolicy, type Policy } from '../src/core/policy.ts';
+import { validatePolicy, type Policy } from '../src/core/policy/policy.ts';
 import type { StepLogger } from '../src/core/ports.ts';
-import { handleInput, type PipelineDeps } from '../src/pipeline.ts';
-import { releaseIncident, type ReleaseFlowDeps } from '../src/release-flow.ts';
+import { handleInput, type PipelineDeps } from '../src/pipeline/respond.ts';
+import { releaseIncident, type ReleaseFlowDeps } from '../src/pipeline/release.ts';
 import { startFakeKubeApi, type FakeKubeApi } from './fakes/kube-api-server.ts';
 import { notificationV1 } from './support/fixtures.ts';
 import { CLUSTER, NODE, seed } from './support/kube-seed.ts';
+import { summaryCheckingLog } from './support/summary-check.ts';
 
 const NOW = new Date('2026-11-20T14:05:00Z');
 const FIRST = '6a7d4f1e2b3c4d5e8f9a0b1c2d3e4f50';
@@ -25,7 +26,7 @@ let fake: FakeKubeApi;
 let dir: string;
 let store: LocalLedger;
 let policy: Policy;
-const log: StepLogger = { log: () => {} };
+const log: StepLogger = summaryCheckingLog({ log: () => {} });
 
 beforeAll(async () => {
   fake = await startFakeKubeApi({ seed: seed() });

@@ -7,20 +7,22 @@ import { randomUUID } from 'node:crypto';
 import { FirestoreLedger } from '../src/adapters/firestore-ledger.ts';
 import { pubsubSummarySink } from '../src/adapters/pubsub-sink.ts';
 import { webhookSink } from '../src/adapters/webhook.ts';
-import { formatChat } from '../src/core/chat-format.ts';
+import { formatChat } from '../src/core/summary/chat/format.ts';
 import { TransientError } from '../src/core/errors.ts';
-import type { ActionOutcome } from '../src/core/outcome.ts';
-import { validatePolicy, type Policy } from '../src/core/policy.ts';
+import type { ActionOutcome } from '../src/core/plan/outcome.ts';
+import { validatePolicy, type Policy } from '../src/core/policy/policy.ts';
 import type { ClusterResponder, ContainmentRequest, Severity } from '../src/core/ports.ts';
-import { formatSlack } from '../src/core/slack-format.ts';
-import { findingKey, type Summary } from '../src/core/summary.ts';
-import { handleInput, type PipelineDeps, type PipelineResult } from '../src/pipeline.ts';
+import { formatSlack } from '../src/core/summary/slack/format.ts';
+import { type Summary } from '../src/core/summary/document.ts';
+import { findingKey } from '../src/core/finding/key.ts';
+import { handleInput, type PipelineDeps, type PipelineResult } from '../src/pipeline/respond.ts';
 import { parseEnv } from '../src/config.ts';
-import { reportWiring } from '../src/report-wiring.ts';
+import { reportWiring } from '../src/wiring/report-sinks.ts';
 import { emulatorOrSkip, startFirestoreEmulator, startPubsubEmulator } from './support/emulators.ts';
 import { notificationV1, pushBody } from './support/fixtures.ts';
 import { pubsubRest } from './support/pubsub-rest.ts';
 import { startWebhookRecorder } from './support/webhook-recorder.ts';
+import { noteSummary, summaryCheckingLog } from './support/summary-check.ts';
 
 const PROJECT = 'test-project';
 const SECRET = 'sk_live_EXAMPLEDONOTUSE0000000000';
@@ -116,7 +118,7 @@ function instance(w: World, options: { now?: () => Date } = {}): PipelineDeps & 
     ledgerStore,
     policy: w.policy,
     now: options.now ?? (() => new Date()),
-    log: { log: (severity, step, message, fields = {}) => void w.logs.push({ severity, step, message, fields }) },
+    log: summaryCheckingLog({ log: (severity, step, message, fields = {}) => void w.logs.push({ severity, step, message, fields }) }),
     clusterResponder: async () => w.responder.responder,
     ledger: async () => ledgerStore,
     budget: async () => ledgerStore,
@@ -145,7 +147,7 @@ async function opsSummaries(w: World, expected: number): Promise<{ summary: Summ
     const got = await rest.pullAll(w.opsSub, { waitMs: 20_000 });
     for (const m of got) {
       if (m.attributes.testMarker === marker) markerSeen = true;
-      else out.push({ summary: JSON.parse(m.data) as Summary, attributes: m.attributes, raw: m.data });
+      else out.push({ summary: noteSummary(JSON.parse(m.data) as Summary, 'ops topic message'), attributes: m.attributes, raw: m.data });
     }
     return got.length > 0;
   };

@@ -8,16 +8,19 @@ import { randomUUID } from 'node:crypto';
 import { FirestoreLedger } from '../src/adapters/firestore-ledger.ts';
 import { parseEnv } from '../src/config.ts';
 import { TransientError } from '../src/core/errors.ts';
-import { validatePolicy, type Policy } from '../src/core/policy.ts';
-import { matchRoutes } from '../src/core/routes.ts';
-import { findingKey, type Summary } from '../src/core/summary.ts';
-import { deliverSummary, openLedgerSession, type ReportDeps } from '../src/report.ts';
-import { reportWiring } from '../src/report-wiring.ts';
+import { validatePolicy, type Policy } from '../src/core/policy/policy.ts';
+import { matchRoutes } from '../src/core/summary/routes.ts';
+import { type Summary } from '../src/core/summary/document.ts';
+import { findingKey } from '../src/core/finding/key.ts';
+import { openLedgerSession, type ReportDeps } from '../src/pipeline/ledger-session.ts';
+import { deliverSummary } from '../src/pipeline/summary-delivery.ts';
+import { reportWiring } from '../src/wiring/report-sinks.ts';
 import { emulatorOrSkip, startFirestoreEmulator, startPubsubEmulator } from './support/emulators.ts';
 import { notificationV1 } from './support/fixtures.ts';
 import { pubsubRest } from './support/pubsub-rest.ts';
 import { summaryFor } from './support/summaries.ts';
 import { startWebhookRecorder } from './support/webhook-recorder.ts';
+import { noteSummary, summaryCheckingLog } from './support/summary-check.ts';
 
 const PROJECT = 'test-project';
 
@@ -80,7 +83,7 @@ function deps(w: World): ReportDeps {
   const wiring = reportWiring(parseEnv(w.env), w.env, w.policy);
   return {
     now: () => new Date(),
-    log: { log: (_severity, step, message) => void w.logs.push({ step, message }) },
+    log: summaryCheckingLog({ log: (_severity, step, message) => void w.logs.push({ step, message }) }),
     ledger: async () => w.ledger,
     summarySinks: wiring.summarySinks,
     sleep: async () => {},
@@ -106,7 +109,7 @@ async function published(w: World, topic: string, expected: number): Promise<Sum
     const got = await rest.pullAll(`${topic}-pull`, { waitMs: 20_000 });
     for (const m of got) {
       if (m.attributes.testMarker === marker) markerSeen = true;
-      else out.push(JSON.parse(m.data) as Summary);
+      else out.push(noteSummary(JSON.parse(m.data) as Summary, `${topic} topic message`));
     }
     return got.length > 0;
   };

@@ -4,14 +4,14 @@
 // the routes' webhook variables.
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError, parseEnv } from '../src/config.ts';
-import { formatChat } from '../src/core/chat-format.ts';
-import { validatePolicy, type PolicyRoute } from '../src/core/policy.ts';
+import { formatChat } from '../src/core/summary/chat/format.ts';
+import { validatePolicy, type PolicyRoute } from '../src/core/policy/policy.ts';
 import type { SummarySink } from '../src/core/ports.ts';
-import { matchRoutes, parseRouteSinkName, routeMatches, routeSinkName } from '../src/core/routes.ts';
-import { formatSlack, ownerMentions } from '../src/core/slack-format.ts';
-import type { Summary, SummaryOwner } from '../src/core/summary.ts';
-import { reportingSinks } from '../src/report.ts';
-import { reportWiring, routeWebhooks } from '../src/report-wiring.ts';
+import { matchRoutes, parseRouteSinkName, routeMatches, routeSinkName } from '../src/core/summary/routes.ts';
+import { formatSlack, ownerMentions } from '../src/core/summary/slack/format.ts';
+import type { Summary, SummaryOwner } from '../src/core/summary/document.ts';
+import { reportingSinks } from '../src/pipeline/summary-delivery.ts';
+import { reportWiring, routeWebhooks } from '../src/wiring/report-sinks.ts';
 import { notificationV1 } from './support/fixtures.ts';
 import { summaryFor } from './support/summaries.ts';
 

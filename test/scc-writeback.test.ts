@@ -10,24 +10,18 @@ import { readBack } from '../src/actions/read-back.ts';
 import { KubeApiError, type ClusterFacts, type KubeApi, type Pod } from '../src/actions/kube-api.ts';
 import type { PreflightResult } from '../src/actions/preflight.ts';
 import { createSccWriter, createSccWriterFromEnv, sccClientOptionsFromEnv } from '../src/adapters/security-center.ts';
-import { decodeInput } from '../src/core/envelope.ts';
+import { decodeInput } from '../src/core/finding/envelope.ts';
 import { PermanentError } from '../src/core/errors.ts';
-import { overallOutcome, type ActionOutcome } from '../src/core/outcome.ts';
-import { plan } from '../src/core/plan.ts';
-import { checkScope } from '../src/core/scope.ts';
-import { OVERALL_OUTCOMES, validatePolicy, type Policy, type PolicyInput } from '../src/core/policy.ts';
+import { overallOutcome, type ActionOutcome } from '../src/core/plan/outcome.ts';
+import { plan } from '../src/core/plan/plan.ts';
+import { checkScope } from '../src/core/finding/scope.ts';
+import { OVERALL_OUTCOMES, validatePolicy, type Policy, type PolicyInput } from '../src/core/policy/policy.ts';
 import type { Severity, StepLogger } from '../src/core/ports.ts';
-import {
-  isOwnEcho,
-  outcomeMark,
-  planSccWriteBack,
-  SCC_MARK,
-  sccFindingName,
-  type SccWriteBackInput,
-  type SccWriter,
-} from '../src/core/scc-writeback.ts';
-import { findingKey } from '../src/core/summary.ts';
-import { lazySccWriterFromEnv, writeBackToScc } from '../src/scc-writeback.ts';
+import { outcomeMark, planSccWriteBack, sccFindingName, type SccWriteBackInput, type SccWriter } from '../src/core/scc/write-back.ts';
+import { isOwnEcho, SCC_MARK } from '../src/core/scc/marks.ts';
+import { findingKey } from '../src/core/finding/key.ts';
+import { writeBackToScc } from '../src/pipeline/scc-writeback.ts';
+import { lazySccWriterFromEnv } from '../src/wiring/scc-writer.ts';
 import { startFakeScc, type FakeScc } from './fakes/scc-grpc-server.ts';
 import { notificationV1, notificationV2 } from './support/fixtures.ts';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { decodeInput } from '../src/core/envelope.ts';
-import type { Finding } from '../src/core/finding-schema.ts';
-import { checkScope, parseGkeClusterResourceName } from '../src/core/scope.ts';
-import { extractProcesses, extractTarget, validateTarget } from '../src/core/target.ts';
+import { decodeInput } from '../src/core/finding/envelope.ts';
+import type { Finding } from '../src/core/finding/schema.ts';
+import { checkScope, parseGkeClusterResourceName } from '../src/core/finding/scope.ts';
+import { extractProcesses, extractTarget, validateTarget } from '../src/core/finding/target.ts';
 import { notificationV1 } from './support/fixtures.ts';
 
 const finding = (): Record<string, any> => notificationV1().finding;

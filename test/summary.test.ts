@@ -1,13 +1,15 @@
 // The pure report pieces: summary builder, Slack and Google Chat formatting
 // (secrets and hostile strings), and the budget evaluation.
 import { describe, expect, it } from '@jest/globals';
-import { evaluateBudget, budgetedActions, type BudgetEntry } from '../src/core/budget.ts';
-import { formatChat } from '../src/core/chat-format.ts';
-import { decodeInput } from '../src/core/envelope.ts';
-import { plan as makePlan } from '../src/core/plan.ts';
-import { validatePolicy, type Policy } from '../src/core/policy.ts';
-import { formatSlack } from '../src/core/slack-format.ts';
-import { buildSummary, findingKey, summaryAttributes, SUMMARY_SCHEMA, truncate, type Summary } from '../src/core/summary.ts';
+import { evaluateBudget, budgetedActions, type BudgetEntry } from '../src/core/plan/budget.ts';
+import { formatChat } from '../src/core/summary/chat/format.ts';
+import { decodeInput } from '../src/core/finding/envelope.ts';
+import { plan as makePlan } from '../src/core/plan/plan.ts';
+import { validatePolicy, type Policy } from '../src/core/policy/policy.ts';
+import { formatSlack } from '../src/core/summary/slack/format.ts';
+import { buildSummary, summaryAttributes, truncate } from '../src/core/summary/summary.ts';
+import { SUMMARY_SCHEMA, type Summary } from '../src/core/summary/document.ts';
+import { findingKey } from '../src/core/finding/key.ts';
 import { notificationV1 } from './support/fixtures.ts';
 import { summaryFor as buildCase, type SummaryCase } from './support/summaries.ts';
 

@@ -82,8 +82,8 @@ describe('terraform/approval.tf', () => {
     const svc = fn.service_config[0];
     expect(svc).toMatchObject({ service_account_email: '${google_service_account.slack[0].email}', ingress_settings: 'ALLOW_ALL', timeout_seconds: 10 });
     expect(svc.secret_environment_variables).toEqual([{ key: 'SLACK_SIGNING_SECRET', project_id: '${var.project_id}', secret: '${var.slack_signing_secret}', version: '${var.webhook_secret_version}' }]);
-    // Every name set is one src/interactivity.ts reads (its env schema), and the required ones are set.
-    const source = readFileSync(join(ROOT, 'src/interactivity.ts'), 'utf8');
+    // Every name set is one src/functions/slack-endpoint.ts reads (its env schema), and the required ones are set.
+    const source = readFileSync(join(ROOT, 'src/functions/slack-endpoint.ts'), 'utf8');
     const schema = source.slice(source.indexOf('interactivityEnvSchema = z.object({'), source.indexOf('export type InteractivityEnv'));
     const read = new Set([...schema.matchAll(/^\s{2}([A-Z][A-Z0-9_]+):/gm)].map((m) => m[1]!));
     const set = [...Object.keys(svc.environment_variables[0] ?? svc.environment_variables), 'SLACK_SIGNING_SECRET'];
@@ -131,7 +131,7 @@ describe('terraform/approval.tf', () => {
     expect(evaluate({ s: secrets }, { slack_bot_token_secret: 'slack-bot' }).s).toEqual({ SLACK_WEBHOOK_URL: 'slack-url', SLACK_BOT_TOKEN: 'slack-bot' });
     expect(evaluate({ s: secrets }, { slack_bot_token_secret: '' }).s).toEqual({ SLACK_WEBHOOK_URL: 'slack-url' });
     expect(resource('google_secret_manager_secret_iam_member', 'function_reads_bot_token')).toMatchObject({ secret_id: '${var.slack_bot_token_secret}', role: 'roles/secretmanager.secretAccessor' });
-    expect(readFileSync(join(ROOT, 'src/approval-entry.ts'), 'utf8')).toContain("export const APPROVAL_FUNCTION_NAME = 'sccResponderApproval';");
+    expect(readFileSync(join(ROOT, 'src/functions/approval-consumer.ts'), 'utf8')).toContain("export const APPROVAL_FUNCTION_NAME = 'sccResponderApproval';");
   });
 
   it('feeds the consumer like the responder: OIDC push to a path naming the topic, backoff, then its own dead-letter topic', () => {

@@ -12,8 +12,9 @@ import { join } from 'node:path';
 import { parse } from '@cdktf/hcl2json';
 import { parseAllDocuments } from 'yaml';
 import { ENV_VARS } from '../src/config.ts';
-import { ACTION_ORDER, TOPIC_NAME, WEBHOOK_ENV_NAME, type ActionType } from '../src/core/policy.ts';
-import { PREFLIGHT_RBAC, unionOfNeeds, type RbacNeed } from '../src/actions/rbac.ts';
+import { ACTION_ORDER, TOPIC_NAME, WEBHOOK_ENV_NAME, type ActionType } from '../src/core/policy/policy.ts';
+import { unionOfNeeds, type RbacNeed } from '../src/actions/rbac.ts';
+import { PREFLIGHT_RBAC } from '../src/actions/preflight.ts';
 import { RELEASE_RBAC } from '../src/actions/release.ts';
 import { ACTIONS } from '../src/actions/run-plan.ts';
 import { RUNTIME_NODE_OPTIONS } from '../scripts/bundle.ts';
@@ -22,6 +23,8 @@ import { iamPermissionsFor } from '../scripts/permissions.ts';
 const ROOT = join(import.meta.dirname, '..');
 const TF_DIR = join(ROOT, 'terraform');
 const PERMISSIONS_MODULE = join(TF_DIR, 'modules', 'cluster-permissions');
+/** The README and the reference pages beside it (docs/), where the deploy guide lives. */
+const DOC_FILES = [join(ROOT, 'README.md'), ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join(ROOT, 'docs', f))];
 
 type Block = Record<string, any>;
 interface Stack {
@@ -204,7 +207,7 @@ describe('the function', () => {
     expect(service.available_memory).toBe('${var.function_memory}');
     expect(service.timeout_seconds).toBe('${var.function_timeout_seconds}');
     expect(service.max_instance_count).toBe('${var.max_instances}');
-    // Sized from npm run bench (README, Performance).
+    // Sized from npm run bench (docs/performance.md).
     expect(stack.variable.function_memory![0]!.default).toBe('512Mi');
     expect(stack.variable.function_timeout_seconds![0]!.default).toBe(120);
     for (const name of ['function_memory', 'function_timeout_seconds', 'max_instances']) {
@@ -271,7 +274,7 @@ describe('delivery', () => {
     const delivery = stack.variable.delivery![0]!.description as string;
     expect(delivery).toContain('24 hours');
     const example = readFileSync(join(TF_DIR, 'terraform.tfvars.example'), 'utf8');
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const readme = DOC_FILES.map((f) => readFileSync(f, 'utf8')).join('\n');
     for (const text of [delivery, example, readme]) expect(text).not.toMatch(/(eventarc|RETRY_POLICY_RETRY)[^.\n]*7[- ]days?/i);
     expect(example).toMatch(/eventarc[^\n]*\n?[^\n]*24 hours/i);
   });
@@ -573,8 +576,8 @@ describe('routes, SCC write-back and owners', () => {
     expect(got).toEqual(wanted);
   });
 
-  it('every role the stack grants has its row in the README (Least privilege)', () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  it('every role the stack grants has its row in the deploy guide (Least privilege)', () => {
+    const readme = readFileSync(join(ROOT, 'docs', 'deploy.md'), 'utf8');
     const table = readme.slice(readme.indexOf('### Least privilege: every grant and why'), readme.indexOf('### Send a test finding'));
     const code = stack.text.replace(/#.*$/gm, '');
     const roles = new Set([...code.matchAll(/"(roles\/[A-Za-z0-9_.]+)"/g)].map((m) => m[1]!));
@@ -907,8 +910,8 @@ describe('the first apply on a fresh project', () => {
     const expr = expression(stack.locals.function_service_name).replace('google_cloudfunctions2_function.responder.service_config[0].service', 'var.service');
     const { name } = evaluateHcl({ name: expr }, { service: 'projects/my-secops-project/locations/europe-west1/services/scc-responder-fn' });
     expect(name).toBe('scc-responder-fn');
-    // The README's copy of the filter names the same service.
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    // The docs' copy of the filter names the same service.
+    const readme = DOC_FILES.map((f) => readFileSync(f, 'utf8')).join('\n');
     const names = [...readme.matchAll(/resource\.labels\.service_name="([^"]+)"/g)].map((m) => m[1]);
     expect(names.length).toBeGreaterThan(0);
     expect(new Set(names)).toEqual(new Set([`${stack.variable.name_prefix![0]!.default}-fn`]));
@@ -925,7 +928,7 @@ describe('the first apply on a fresh project', () => {
     const allowed = new Set(created.flatMap((id) => ['scc-responder', '${name_prefix}', '$${name_prefix}', 'NAME_PREFIX'].map((p) => id.replace('${var.name_prefix}', () => p))));
     expect(prefix).toBe('scc-responder');
     const files = [
-      join(ROOT, 'README.md'),
+      ...DOC_FILES,
       join(ROOT, 'deploy.sh'),
       join(TF_DIR, 'terraform.tfvars.example'),
       ...readdirSync(TF_DIR).filter((f) => f.endsWith('.tf')).map((f) => join(TF_DIR, f)),
@@ -945,13 +948,13 @@ describe('the first apply on a fresh project', () => {
     expect(seen).toBeGreaterThan(0);
   });
 
-  it('the provider lock file: committed once generated (not ignored), and the README says how to generate it', () => {
+  it('the provider lock file: committed once generated (not ignored), and the deploy guide says how to generate it', () => {
     // Providers cannot be downloaded on this machine, so .terraform.lock.hcl cannot be
     // generated here: this checks that nothing stops it being committed and that the
     // step is documented, and, once it exists, that it pins every required provider.
     const gitignore = readFileSync(join(ROOT, '.gitignore'), 'utf8').split('\n').map((l) => l.trim());
     expect(gitignore.filter((l) => !l.startsWith('#') && /lock\.hcl|^terraform\/\*$|^\*\.hcl$/.test(l))).toEqual([]);
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const readme = readFileSync(join(ROOT, 'docs', 'deploy.md'), 'utf8');
     const deploy = readme.slice(readme.indexOf('<!-- section:deploy -->'), readme.indexOf('<!-- /section:deploy -->'));
     expect(deploy).toContain('terraform -chdir=terraform providers lock');
     expect(deploy).toContain('.terraform.lock.hcl');

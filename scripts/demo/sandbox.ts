@@ -8,9 +8,9 @@
 import { createHash } from 'node:crypto';
 import type { FakeKubeSeed } from '../../test/fakes/kube-api-server.ts';
 import type { FakeLogEntry, RecordedListRequest } from '../../test/fakes/logging-grpc-server.ts';
-import type { Plan } from '../../src/core/plan.ts';
-import type { PolicyInput } from '../../src/core/policy.ts';
-import type { Target } from '../../src/core/target.ts';
+import type { Plan } from '../../src/core/plan/plan.ts';
+import type { PolicyInput } from '../../src/core/policy/policy.ts';
+import type { Target } from '../../src/core/finding/target.ts';
 
 type Json = Record<string, any>;
 
@@ -139,7 +139,7 @@ export function sandboxFor(plan: Plan): { seed: FakeKubeSeed; workload: SandboxW
   if (namespace && podName) {
     const siblings = [1, 2].map((i) => `${replicaSet}-${shortId(`${podName}/${i}`, 5)}`);
     seed.namespaces = [namespace];
-    // An owner to find (README: Owners): the namespace says which team runs it.
+    // An owner to find (docs/actions.md, "Owners"): the namespace says which team runs it.
     seed.namespaceObjects = [{ metadata: { name: namespace, labels: { team: teamOf(namespace) } } }];
     seed.pods = [
       pod(podName, workload.podUid!, node ?? otherNode),
@@ -287,7 +287,7 @@ export function demoPolicy(target: Target | null, kubeconfig: string): PolicyInp
     dryRun: true,
     rules: [{ name: 'sandbox-contain', match, actions: ['label-pod', 'isolate-pod', 'cordon-node', 'delete-pod'] }],
     clusters: target ? { [target.clusterName]: sandboxCluster(kubeconfig) } : {},
-    // The namespace's team gets the summary in its own channel, with a mention (README: Routes and mentions).
+    // The namespace's team gets the summary in its own channel, with a mention (docs/summary.md, "Routes and mentions").
     ...(target?.namespace
       ? {
           routes: [{ name: 'owning-team', match: { namespaces: [target.namespace] }, slackWebhookEnv: DEMO_TEAM_WEBHOOK_ENV }],

@@ -3,9 +3,9 @@
 // is already done), `apply` makes the one write. Both get plain values (the
 // verified pod, the resolved node) apart from the one service (KubeApi).
 import { createHash } from 'node:crypto';
-import type { ActionOutcome } from '../core/outcome.ts';
-import type { Plan } from '../core/plan.ts';
-import type { ActionType, Policy } from '../core/policy.ts';
+import type { ActionOutcome } from '../core/plan/outcome.ts';
+import type { Plan } from '../core/plan/plan.ts';
+import type { ActionType, Policy } from '../core/policy/policy.ts';
 import type { ClusterFacts, KubeApi, Node, Pod } from './kube-api.ts';
 import type { RbacNeed } from './rbac.ts';
 
@@ -76,7 +76,7 @@ export function incidentFor(plan: Plan): Incident {
 /** The same incident from a finding name alone (release from the ledger's record): the id is its last segment. */
 export function incidentOfFinding(name: string | null, id: string | null = name && /\/findings\/[^/]+$/.test(name) ? name.slice(name.lastIndexOf('/') + 1) : null): Incident {
   // The name is written whole into pod and node annotations (256 KiB in all per object). Decoding
-  // refuses longer names (MAX_FINDING_NAME in core/finding-schema.ts); a plan built another way
+  // refuses longer names (MAX_FINDING_NAME in core/finding/schema.ts); a plan built another way
   // gets a hash, never a cut name that could read as another finding's.
   const maxAnnotatedName = 512;
   const fullName = name ?? 'unknown-finding';

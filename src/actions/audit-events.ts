@@ -3,8 +3,8 @@
 // wrote (or tried to), on the pod, or on the node for cordon-node. Written after
 // the read-back, so an event says what is really in force. Best effort: a
 // failed or slow event never blocks, delays or fails containment.
-import { wroteToCluster, type ActionOutcome } from '../core/outcome.ts';
-import { truncate } from '../core/summary.ts';
+import { wroteToCluster, type ActionOutcome } from '../core/plan/outcome.ts';
+import { truncate } from '../core/summary/summary.ts';
 import { FINDING_ANNOTATION, INCIDENT_LABEL, type Incident } from './action.ts';
 import { describeKubeError } from './errors.ts';
 import { KubeApiError, type KubeApi, type KubeEvent, type Node, type Pod } from './kube-api.ts';

@@ -14,9 +14,9 @@ import { AUDIT_EVENTS_RBAC } from './audit-events.ts';
 import { podRef } from './action.ts';
 import { describeKubeError } from './errors.ts';
 import { KubeApiError } from './kube-api.ts';
-import type { Policy } from '../core/policy.ts';
-import { redactText } from '../core/redact.ts';
-import { truncate } from '../core/summary.ts';
+import type { Policy } from '../core/policy/policy.ts';
+import { redactText } from '../core/summary/redact.ts';
+import { truncate } from '../core/summary/summary.ts';
 
 export const CAPTURE_COMMAND = ['ps', 'axjf'] as const;
 const MAX_OUTPUT_CHARS = 16_000;

@@ -1,7 +1,7 @@
 // The ClusterResponder the pipeline calls (src/core/ports.ts): connect to the
 // finding's cluster, then run the plan. Loaded lazily by the composition root.
 import { PermanentError, TransientError } from '../core/errors.ts';
-import type { Policy } from '../core/policy.ts';
+import type { Policy } from '../core/policy/policy.ts';
 import type { ClusterResponder, ContainmentResult, OwnerFactsReads, StepLogger } from '../core/ports.ts';
 import { classifyKubeError, describeKubeError } from './errors.ts';
 import { KubeApiError, type ClusterConnector, type ClusterFacts } from './kube-api.ts';

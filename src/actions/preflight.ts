@@ -2,12 +2,27 @@
 // by namespace + name, and that name may by now belong to another pod (a
 // StatefulSet replacement), be on another node, be terminating or be gone.
 // Everything here reads; nothing writes. Every "no" carries its reason.
-import type { Plan } from '../core/plan.ts';
-import { isDns1123Label, isDns1123Subdomain } from '../core/k8s-names.ts';
-import { isProtectedNamespace, type Policy } from '../core/policy.ts';
+import type { Plan } from '../core/plan/plan.ts';
+import { isDns1123Label, isDns1123Subdomain } from '../core/finding/k8s-names.ts';
+import { isProtectedNamespace, type Policy } from '../core/policy/policy.ts';
 import type { KubeApi, Node, Pod } from './kube-api.ts';
-import { findingKey } from '../core/summary.ts';
+import { findingKey } from '../core/finding/key.ts';
 import { RELEASED_ANNOTATION } from './action.ts';
+import type { RbacNeed } from './rbac.ts';
+import { READ_OWNERS_RBAC } from './read-owners.ts';
+
+/**
+ * Reads that are granted whatever the enabled actions: the preflight's and the evidence
+ * snapshot's before any action, and owner resolution's after containment (read-owners.ts).
+ */
+export const PREFLIGHT_RBAC: RbacNeed[] = [
+  { apiGroup: '', resource: 'pods', verbs: ['get', 'list'] },
+  { apiGroup: '', resource: 'pods/log', verbs: ['get'] },
+  { apiGroup: '', resource: 'events', verbs: ['list'] },
+  { apiGroup: '', resource: 'nodes', verbs: ['get'] },
+  { apiGroup: 'apps', resource: 'replicasets', verbs: ['get'] },
+  ...READ_OWNERS_RBAC,
+];
 
 /** The finding occurrences (ledger key ids) the pod was released from (release.ts writes them). */
 export function releasedOccurrences(pod: Pod): string[] {

@@ -2,8 +2,6 @@
 // scripts/permissions.ts writes them to terraform/modules/cluster-permissions/permissions.json,
 // from which terraform renders the IAM role and the ClusterRoles for the enabled
 // actions (test/actions/rbac.test.ts checks the file): no wildcards, nothing more.
-import { READ_OWNERS_RBAC } from './read-owners.ts';
-
 export interface RbacNeed {
   /** "" is the core group. */
   apiGroup: string;
@@ -12,18 +10,6 @@ export interface RbacNeed {
   verbs: string[];
 }
 
-/**
- * Reads that are granted whatever the enabled actions: the preflight's and the evidence
- * snapshot's before any action, and owner resolution's after containment (read-owners.ts).
- */
-export const PREFLIGHT_RBAC: RbacNeed[] = [
-  { apiGroup: '', resource: 'pods', verbs: ['get', 'list'] },
-  { apiGroup: '', resource: 'pods/log', verbs: ['get'] },
-  { apiGroup: '', resource: 'events', verbs: ['list'] },
-  { apiGroup: '', resource: 'nodes', verbs: ['get'] },
-  { apiGroup: 'apps', resource: 'replicasets', verbs: ['get'] },
-  ...READ_OWNERS_RBAC,
-];
 
 /** Union of needs as one sorted list per (apiGroup, resource), verbs sorted: a stable shape to compare. */
 export function unionOfNeeds(needs: readonly RbacNeed[]): RbacNeed[] {

@@ -4,7 +4,7 @@
 // uncordoned, a pod that is still running after a "successful" delete: each is
 // reported, and the outcome is lowered to what is really in force. Read-back
 // only lowers: it never turns a failure into a success.
-import { isInForce, type ActionOutcome } from '../core/outcome.ts';
+import { isInForce, type ActionOutcome } from '../core/plan/outcome.ts';
 import type { Incident } from './action.ts';
 import { describeKubeError } from './errors.ts';
 import { networkPolicyName, verifyIsolation } from './isolate-pod.ts';

@@ -3,19 +3,19 @@
 // after containment over the connection containment made, never holds it up, and
 // its failure is a note in the summary, never a failed action. The pod's own labels
 // come from the preflight's read (ClusterSnapshots.pod), so they cost nothing here.
-import { isDns1123Label } from '../core/k8s-names.ts';
+import { isDns1123Label } from '../core/finding/k8s-names.ts';
 import { describeKubeError } from './errors.ts';
 import { KubeApiError, type KubeApi } from './kube-api.ts';
 import type { RbacNeed } from './rbac.ts';
 
 /**
- * Granted with the preflight's reads (src/actions/rbac.ts PREFLIGHT_RBAC): owner
+ * Granted with the preflight's reads (src/actions/preflight.ts PREFLIGHT_RBAC): owner
  * resolution runs for every finding with a target, dry-run or not, whatever the
  * enabled actions, so it belongs with the reads that are always granted.
  */
 export const READ_OWNERS_RBAC: RbacNeed[] = [{ apiGroup: '', resource: 'namespaces', verbs: ['get'] }];
 
-/** A namespace's labels and annotations as the API server returned them (unvalidated: src/core/owners.ts checks them). */
+/** A namespace's labels and annotations as the API server returned them (unvalidated: src/core/summary/owners.ts checks them). */
 export interface NamespaceOwnerMeta {
   labels: Record<string, string>;
   annotations: Record<string, string>;

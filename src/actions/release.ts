@@ -9,9 +9,9 @@
 //                  incident and no other open incident holds the node.
 // A removed pod is gone for good (evict/delete cannot be undone), and a pod
 // that is terminating is never touched.
-import { isLabelKey, isLabelValue } from '../core/k8s-names.ts';
-import type { ActionOutcome } from '../core/outcome.ts';
-import type { Policy } from '../core/policy.ts';
+import { isLabelKey, isLabelValue } from '../core/finding/k8s-names.ts';
+import type { ActionOutcome } from '../core/plan/outcome.ts';
+import type { Policy } from '../core/policy/policy.ts';
 import { FINDING_ANNOTATION, INCIDENT_LABEL, RELEASED_ANNOTATION, type Incident } from './action.ts';
 import { releasedOccurrences } from './preflight.ts';
 import { AUDIT_EVENTS_RBAC, auditEvent, writeAuditEvents } from './audit-events.ts';

@@ -2,8 +2,8 @@
 // action in plan order with its guards, with snapshots taken before anything
 // removes the pod. Dry-run runs every read and every check and writes nothing.
 import { TransientError } from '../core/errors.ts';
-import { isInForce, type ActionOutcome } from '../core/outcome.ts';
-import type { ActionType, Policy } from '../core/policy.ts';
+import { isInForce, type ActionOutcome } from '../core/plan/outcome.ts';
+import type { ActionType, Policy } from '../core/policy/policy.ts';
 import type { ClusterSnapshots, ContainmentRequest, ContainmentResult, StepLogger } from '../core/ports.ts';
 import { incidentFor, type ActionContext, type ClusterAction } from './action.ts';
 import { auditEvent, writeAuditEvents } from './audit-events.ts';
@@ -17,7 +17,8 @@ import type { ClusterFacts, KubeApi } from './kube-api.ts';
 import { readBack } from './read-back.ts';
 import { labelPod } from './label-pod.ts';
 import { preflight, type Block, type PreflightResult } from './preflight.ts';
-import { PREFLIGHT_RBAC, unionOfNeeds, type RbacNeed } from './rbac.ts';
+import { unionOfNeeds, type RbacNeed } from './rbac.ts';
+import { PREFLIGHT_RBAC } from './preflight.ts';
 import { captureSnapshots } from './snapshots.ts';
 
 export const ACTIONS: Readonly<Record<ActionType, ClusterAction>> = {

@@ -3,7 +3,7 @@
 // serial console query), the tail of each container's log. Best effort: a
 // failed read becomes a warning and containment goes on (GKE also ships
 // container logs to Cloud Logging, so speed of containment wins over this copy).
-import type { Policy } from '../core/policy.ts';
+import type { Policy } from '../core/policy/policy.ts';
 import type { ClusterSnapshots } from '../core/ports.ts';
 import { describeKubeError } from './errors.ts';
 import { KubeApiError, type KubeApi, type Pod } from './kube-api.ts';

@@ -1,7 +1,7 @@
-// Publishes an approval request (core/approval.ts ApprovalMessage) from the
+// Publishes an approval request (core/approval/approval.ts ApprovalMessage) from the
 // Slack interactivity endpoint to the approvals topic, for the consumer to
 // act on. Bounded in time: the endpoint must answer Slack within 3 seconds.
-import type { ApprovalMessage } from '../core/approval.ts';
+import type { ApprovalMessage } from '../core/approval/approval.ts';
 import { PermanentError, TransientError } from '../core/errors.ts';
 import { PERMANENT_CODES, pubsubClient } from './pubsub-client.ts';
 

@@ -1,38 +1,23 @@
 // Cloud Logging reads (entries.list), one page per call. The only file that
 // imports a Logging client. The page loop, quota backoff and rate limit live in
-// src/evidence/gather-evidence.ts, which must count every request.
+// src/pipeline/gather-evidence.ts, which must count every request.
 //
 // The client is @google-cloud/logging-api's generated LoggingServiceV2Client:
 // the gRPC layer that @google-cloud/logging wraps (and re-exports as `v2`). We
 // make one call, entries.list; the wrapper's index would also load its two
 // other service clients, the static protobuf classes of the whole API and its
 // write path, ~5 MiB of peak memory for a function sized by that peak
-// (README, "Performance"). Loaded by its file path: the package index loads all
+// (docs/performance.md). Loaded by its file path: the package index loads all
 // three clients.
 import { createRequire } from 'node:module';
 import type { protos } from '@google-cloud/logging-api';
-import { AUDIT_LOG_TYPE_URL, decodeAuditSummary } from '../core/audit-log-wire.ts';
-import type { LogEntryView } from '../core/evidence-excerpts.ts';
-
-export interface LogPageRequest {
-  /** Always explicit: the client would otherwise default to the function's own project. */
-  resourceNames: string[];
-  /** Carries its own `timestamp` window (src/core/logging-filter.ts): the API reads only the last 24 h without one. */
-  filter: string;
-  pageSize: number;
-  pageToken?: string;
-  /** Total time for this call including the client's own UNAVAILABLE retries. */
-  timeoutMs: number;
-}
-
-export interface LogPage {
-  entries: LogEntryView[];
-  nextPageToken: string | null;
-}
+import { AUDIT_LOG_TYPE_URL, decodeAuditSummary } from '../core/evidence/audit-log-wire.ts';
+import type { LogEntryView } from '../core/evidence/excerpts.ts';
+import type { LogPageReader } from '../core/ports.ts';
 
 // require(), not import: importing a CommonJS package from ESM makes Node scan its source
 // for export names first, which for the Logging client cost ~5 MiB of peak memory and time
-// (README, "Performance"). The same holds for every Google client this project loads.
+// (docs/performance.md). The same holds for every Google client this project loads.
 const requireCjs = createRequire(import.meta.url);
 const { LoggingServiceV2Client } = requireCjs(
   '@google-cloud/logging-api/build/src/v2/logging_service_v2_client.js',
@@ -40,11 +25,6 @@ const { LoggingServiceV2Client } = requireCjs(
 
 type RawLogEntry = protos.google.logging.v2.ILogEntry;
 type RawValue = protos.google.protobuf.IValue;
-
-/** The port the evidence gatherer reads through. */
-export interface LogPageReader {
-  listPage(request: LogPageRequest): Promise<LogPage>;
-}
 
 export interface LoggingClientOptions {
   projectId?: string;

@@ -3,19 +3,12 @@
 // redelivered finding never overwrites what the first delivery kept.
 import { createRequire } from 'node:module';
 import type { StorageOptions } from '@google-cloud/storage';
+import type { ObjectStore } from '../core/ports.ts';
 
 // The CommonJS build: the ESM build reads its own package.json through a .cjs
 // helper that Jest's ESM mode resolves to undefined (user agent → TypeError).
 // Both builds ship in the package; the CJS one behaves the same everywhere.
 const { Storage } = createRequire(import.meta.url)('@google-cloud/storage') as typeof import('@google-cloud/storage');
-
-/** The port the evidence gatherer writes through. */
-export interface ObjectStore {
-  readonly bucket: string;
-  /** 'exists' when an object of that name is already there (HTTP 412 on ifGenerationMatch: 0). */
-  createIfAbsent(name: string, bytes: Uint8Array, contentType: string): Promise<'created' | 'exists'>;
-  read(name: string): Promise<Uint8Array>;
-}
 
 /**
  * STORAGE_EMULATOR_HOST (read by the client itself) or STORAGE_API_ENDPOINT

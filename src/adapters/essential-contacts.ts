@@ -10,10 +10,10 @@
 // loopback fake, with no credentials at all (plain gaxios, the library's own HTTP client).
 import { createRequire } from 'node:module';
 import type { GoogleAuth } from 'google-auth-library';
-import { isProjectId } from '../core/k8s-names.ts';
+import { isProjectId } from '../core/finding/k8s-names.ts';
 
 export interface SecurityContacts {
-  /** As the API gave them (unvalidated: src/core/owners.ts checks each address). */
+  /** As the API gave them (unvalidated: src/core/summary/owners.ts checks each address). */
   emails: string[];
   /** More contacts existed than the page cap allowed reading. */
   truncated: boolean;

@@ -20,17 +20,22 @@ import {
   type ApprovalStore,
   type DecisionClaim,
   type StoredApproval,
-} from '../core/approval.ts';
-import { evaluateBudget, type BudgetEntry } from '../core/budget.ts';
-import { incidentFromDoc, newFindingDoc, nextRelease, type BudgetDoc as BudgetDocOf, type FindingDoc } from '../core/incident-record.ts';
+} from '../core/approval/approval.ts';
+import { evaluateBudget, type BudgetEntry } from '../core/plan/budget.ts';
+import {
+  incidentFromDoc,
+  newFindingDoc,
+  nextRelease,
+  type BudgetDoc as BudgetDocOf,
+  type FindingDoc,
+} from '../core/ledger/incident-record.ts';
 import { PermanentError, TransientError } from '../core/errors.ts';
-import type { ActionOutcome } from '../core/outcome.ts';
-import type { ActionType } from '../core/policy.ts';
+import type { ActionOutcome } from '../core/plan/outcome.ts';
+import type { ActionType } from '../core/policy/policy.ts';
 import type {
   Budget,
   BudgetDecision,
   BudgetRequest,
-  FindingKey,
   IncidentRecord,
   IncidentStore,
   Ledger,
@@ -38,7 +43,8 @@ import type {
   ReleaseRecord,
   SinkDelivery,
 } from '../core/ports.ts';
-import type { Summary } from '../core/summary.ts';
+import type { FindingKey } from '../core/finding/key.ts';
+import type { Summary } from '../core/summary/document.ts';
 
 // require(), not import: see src/adapters/cloud-logging.ts.
 const { Firestore, Timestamp } = createRequire(import.meta.url)('@google-cloud/firestore') as typeof FirestoreSdk;

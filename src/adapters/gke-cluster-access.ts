@@ -9,7 +9,7 @@
 import { createRequire } from 'node:module';
 import type { GoogleAuth } from 'google-auth-library';
 import { PermanentError, TransientError } from '../core/errors.ts';
-import type { Policy } from '../core/policy.ts';
+import type { Policy } from '../core/policy/policy.ts';
 import { KubeApiError, type ClusterConnector, type ClusterFacts, type KubeApi } from '../actions/kube-api.ts';
 import { createKubeApi, kubeConfigForEndpoint, kubeConfigFromFile, networkCause, type KubeApiOptions } from './kubernetes.ts';
 
@@ -70,7 +70,7 @@ const MAX_RESOURCE_LABELS = 64;
 
 /**
  * The cluster's resource labels, for owner resolution: string values only, own keys only,
- * at most 64, absent when there are none. Validated later (src/core/owners.ts): this only
+ * at most 64, absent when there are none. Validated later (src/core/summary/owners.ts): this only
  * keeps the copy small and plain.
  */
 export function gkeResourceLabels(cluster: GkeCluster): Record<string, string> | undefined {

@@ -17,7 +17,7 @@ import {
   type CoreV1Event,
   type V1NetworkPolicy,
 } from '@kubernetes/client-node';
-import { isDns1123Label, isDns1123Subdomain } from '../core/k8s-names.ts';
+import { isDns1123Label, isDns1123Subdomain } from '../core/finding/k8s-names.ts';
 import {
   KubeApiError,
   type ExecResult,
@@ -28,7 +28,6 @@ import {
   type NetworkPolicy,
   type Node,
   type Pod,
-  type PodMetadataPatch,
   type ReplicaSet,
 } from '../actions/kube-api.ts';
 

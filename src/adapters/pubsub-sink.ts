@@ -4,7 +4,8 @@
 import type { PubSub as PubSubClient } from '@google-cloud/pubsub';
 import { PermanentError, TransientError } from '../core/errors.ts';
 import type { SummarySink } from '../core/ports.ts';
-import { summaryAttributes, type Summary } from '../core/summary.ts';
+import { summaryAttributes } from '../core/summary/summary.ts';
+import { type Summary } from '../core/summary/document.ts';
 
 import { PERMANENT_CODES, pubsubClient, type PubsubClientOptions } from './pubsub-client.ts';
 

@@ -1,6 +1,6 @@
 // SCC write-back: security marks and the finding state, through the v2 API. The
 // only file that imports the Security Command Center client. Loaded after
-// containment, and only when SCC_WRITEBACK is on (src/scc-writeback.ts imports
+// containment, and only when SCC_WRITEBACK is on (src/pipeline/scc-writeback.ts imports
 // this module on the first write), so no other path pays for the client.
 //
 // The v2 client (`v2.SecurityCenterClient`): Google recommends v2 for every
@@ -9,7 +9,7 @@
 // path: the package index loads the v1, v1beta1 and v1p1beta1 clients too.
 import { createRequire } from 'node:module';
 import { PermanentError, TransientError } from '../core/errors.ts';
-import { isV2FindingName, securityMarksName, type SccWriter } from '../core/scc-writeback.ts';
+import { isV2FindingName, securityMarksName, type SccWriter } from '../core/scc/write-back.ts';
 
 // require(), not import: see src/adapters/cloud-logging.ts (importing a CommonJS client from
 // ESM makes Node scan its source for export names, in time and peak memory).
@@ -75,7 +75,7 @@ export function classifySccError(what: string, error: unknown): TransientError |
 }
 
 function checkedName(name: string): string {
-  // core/scc-writeback.ts (sccFindingName) validated it already; checked again where it is sent.
+  // core/scc/write-back.ts (sccFindingName) validated it already; checked again where it is sent.
   if (!isV2FindingName(name)) throw new PermanentError('refused: not a v2 SCC finding name in the global location');
   return name;
 }

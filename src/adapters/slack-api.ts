@@ -8,7 +8,7 @@ import { postJson } from './webhook.ts';
 
 export const SLACK_API_URL = 'https://slack.com/api';
 
-/** Posts a message body to a response_url (checked by core/approval.ts responseUrlProblem before it gets here). */
+/** Posts a message body to a response_url (checked by core/approval/approval.ts responseUrlProblem before it gets here). */
 export function postToResponseUrl(url: string, body: unknown, options: { fetch?: typeof fetch; timeoutMs?: number } = {}): Promise<void> {
   return postJson('slack response_url', url, body, { timeoutMs: options.timeoutMs ?? 5_000, ...(options.fetch ? { fetch: options.fetch } : {}) });
 }

@@ -3,7 +3,7 @@
 // it is never logged or put into an error message; only the host is.
 import { PermanentError, TransientError } from '../core/errors.ts';
 import type { SummarySink } from '../core/ports.ts';
-import type { Summary } from '../core/summary.ts';
+import type { Summary } from '../core/summary/document.ts';
 
 export interface WebhookOptions {
   timeoutMs?: number;

@@ -1,9 +1,11 @@
 // The small interfaces the pipeline depends on. Adapters implement them; the
-// composition root (src/composition.ts) wires them; tests hand in fakes that record.
-import type { ActionOutcome } from './outcome.ts';
-import type { Plan } from './plan.ts';
-import type { ActionType } from './policy.ts';
-import type { Summary } from './summary.ts';
+// composition root (src/wiring/compose.ts) wires them; tests hand in fakes that record.
+import type { LogEntryView } from './evidence/excerpts.ts';
+import type { FindingKey } from './finding/key.ts';
+import type { ActionOutcome } from './plan/outcome.ts';
+import type { Plan } from './plan/plan.ts';
+import type { ActionType } from './policy/policy.ts';
+import type { Summary } from './summary/document.ts';
 
 export type Severity = 'DEBUG' | 'INFO' | 'NOTICE' | 'WARNING' | 'ERROR' | 'CRITICAL';
 
@@ -43,7 +45,7 @@ export interface ContainmentRequest {
   startBy?: number;
   /**
    * before-claim: the idempotent actions the pipeline runs before the ledger claim
-   * (src/pipeline.ts, "before the claim"): no snapshots are taken (the run after the
+   * (src/pipeline/respond.ts, "before the claim"): no snapshots are taken (the run after the
    * claim takes them).
    */
   stage?: 'before-claim';
@@ -58,7 +60,7 @@ export interface ContainmentRequest {
 export interface ClusterResponder {
   contain(request: ContainmentRequest): Promise<ContainmentResult>;
   /**
-   * The cluster's side of owner resolution (src/owners/resolve-owners.ts), over the connection
+   * The cluster's side of owner resolution (src/pipeline/resolve-owners.ts), over the connection
    * and the cached getCluster contain() used. Returns at once; each read settles on its own, so a
    * slow one never holds up another. Optional: a responder without it simply yields no such owners.
    */
@@ -77,7 +79,7 @@ export interface OwnerFactsRequest {
 }
 
 /**
- * Raw values as the APIs returned them: src/core/owners.ts validates and bounds every one.
+ * Raw values as the APIs returned them: src/core/summary/owners.ts validates and bounds every one.
  * null: not read (not asked, nothing to read, or no such notion: a kubeconfig-mapped cluster has
  * no resource labels). A rejection is that source's failure, with a message fit for the summary.
  */
@@ -118,14 +120,36 @@ export interface EvidenceReport {
   notes: string[];
 }
 
-// ---- Ledger, blast-radius budget and summary sinks (issue 5) ----
-
-/** Identifies one finding occurrence: finding name + eventTime, hashed into a document id. */
-export interface FindingKey {
-  id: string;
-  findingName: string | null;
-  eventTime: string | null;
+/** The port the evidence gatherer reads Cloud Logging through (src/adapters/cloud-logging.ts). */
+export interface LogPageReader {
+  listPage(request: LogPageRequest): Promise<LogPage>;
 }
+
+export interface LogPageRequest {
+  /** Always explicit: the client would otherwise default to the function's own project. */
+  resourceNames: string[];
+  /** Carries its own `timestamp` window (src/core/evidence/logging-filter.ts): the API reads only the last 24 h without one. */
+  filter: string;
+  pageSize: number;
+  pageToken?: string;
+  /** Total time for this call including the client's own UNAVAILABLE retries. */
+  timeoutMs: number;
+}
+
+export interface LogPage {
+  entries: LogEntryView[];
+  nextPageToken: string | null;
+}
+
+/** The port the evidence gatherer keeps the bundle through (src/adapters/cloud-storage.ts). */
+export interface ObjectStore {
+  readonly bucket: string;
+  /** 'exists' when an object of that name is already there (HTTP 412 on ifGenerationMatch: 0). */
+  createIfAbsent(name: string, bytes: Uint8Array, contentType: string): Promise<'created' | 'exists'>;
+  read(name: string): Promise<Uint8Array>;
+}
+
+// ---- Ledger, blast-radius budget and summary sinks (issue 5) ----
 
 /** How one sink fared with one summary. */
 export interface SinkDelivery {
@@ -182,7 +206,7 @@ export interface BudgetRequest {
   /** `projects/P/locations/L/clusters/C` */
   cluster: string;
   namespace: string | null;
-  /** Only destructive actions (see budgetedActions in core/budget.ts). */
+  /** Only destructive actions (see budgetedActions in core/plan/budget.ts). */
   actions: ActionType[];
   limits: BudgetLimits;
   now: Date;

@@ -2,8 +2,8 @@
 // @kubernetes/client-node. Each case asserts the exact writes the cluster saw.
 import { describe, expect, it } from '@jest/globals';
 import { TransientError } from '../../src/core/errors.ts';
-import type { ActionOutcome } from '../../src/core/outcome.ts';
-import type { ActionType } from '../../src/core/policy.ts';
+import type { ActionOutcome } from '../../src/core/plan/outcome.ts';
+import type { ActionType } from '../../src/core/policy/policy.ts';
 import { INCIDENT_LABEL } from '../../src/actions/action.ts';
 import { networkPolicyName } from '../../src/actions/isolate-pod.ts';
 import { harnessPerTest, statuses } from './harness.ts';

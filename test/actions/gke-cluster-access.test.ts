@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ClusterManagerClient } from '@google-cloud/container';
 import { createClusterAccess, type ClusterManagerLike, type TokenProvider } from '../../src/adapters/gke-cluster-access.ts';
 import { PermanentError, TransientError } from '../../src/core/errors.ts';
-import { validatePolicy } from '../../src/core/policy.ts';
+import { validatePolicy } from '../../src/core/policy/policy.ts';
 import { startFakeClusterManager, type FakeClusterManager } from '../fakes/cluster-manager-grpc.ts';
 
 const PROD = 'projects/example-shop-prod/locations/us-central1/clusters/shop-prod-1';

@@ -4,9 +4,9 @@
 import { afterEach } from '@jest/globals';
 import { createClusterResponder } from '../../src/actions/cluster-responder.ts';
 import { createClusterAccess } from '../../src/adapters/gke-cluster-access.ts';
-import { decodeInput } from '../../src/core/envelope.ts';
-import { plan as makePlan, type Plan } from '../../src/core/plan.ts';
-import { validatePolicy, type ActionType, type Policy } from '../../src/core/policy.ts';
+import { decodeInput } from '../../src/core/finding/envelope.ts';
+import { plan as makePlan, type Plan } from '../../src/core/plan/plan.ts';
+import { validatePolicy, type ActionType, type Policy } from '../../src/core/policy/policy.ts';
 import type { ContainmentResult, StepLogger } from '../../src/core/ports.ts';
 import { startFakeKubeApi, type FakeKubeApi, type FakeKubeSeed } from '../fakes/kube-api-server.ts';
 import { notificationV1 } from '../support/fixtures.ts';

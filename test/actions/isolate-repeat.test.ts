@@ -3,8 +3,8 @@
 // only while that earlier policy is provably ours for this pod.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { INCIDENT_LABEL } from '../../src/actions/action.ts';
-import { decodeInput } from '../../src/core/envelope.ts';
-import { plan as makePlan } from '../../src/core/plan.ts';
+import { decodeInput } from '../../src/core/finding/envelope.ts';
+import { plan as makePlan } from '../../src/core/plan/plan.ts';
 import { notificationV1 } from '../support/fixtures.ts';
 import { NS, POD } from '../support/kube-seed.ts';
 import { harness, NOW, statuses, type Harness } from './harness.ts';

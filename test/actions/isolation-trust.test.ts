@@ -9,7 +9,7 @@ import { INCIDENT_LABEL } from '../../src/actions/action.ts';
 import { DETACHED_LABELS_ANNOTATION, EXCLUDED_INCIDENTS_ANNOTATION, networkPolicyName } from '../../src/actions/isolate-pod.ts';
 import { KubeApiError } from '../../src/actions/kube-api.ts';
 import { createKubeApi, kubeConfigFromFile } from '../../src/adapters/kubernetes.ts';
-import type { ActionType } from '../../src/core/policy.ts';
+import type { ActionType } from '../../src/core/policy/policy.ts';
 import { podsSelectedBy, selectorMatches } from '../fakes/kube-api-server.ts';
 import { NS, POD } from '../support/kube-seed.ts';
 import { harnessPerTest, statuses, type Harness } from './harness.ts';

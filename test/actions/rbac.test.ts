@@ -4,13 +4,15 @@
 // code. This checks the committed file against the code and the declarations
 // themselves; test/terraform.test.ts evaluates the module that turns the file
 // into the IAM role and the ClusterRoles.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { ACTIONS, requiredRbac } from '../../src/actions/run-plan.ts';
-import { PREFLIGHT_RBAC, unionOfNeeds } from '../../src/actions/rbac.ts';
+import { unionOfNeeds } from '../../src/actions/rbac.ts';
+import { PREFLIGHT_RBAC } from '../../src/actions/preflight.ts';
 import { RELEASE_RBAC } from '../../src/actions/release.ts';
-import { ACTION_ORDER } from '../../src/core/policy.ts';
-import { PERMISSIONS_FILE, iamPermissionsFor, renderPermissions, type PermissionsDocument } from '../../scripts/permissions.ts';
+import { ACTION_ORDER } from '../../src/core/policy/policy.ts';
+import { PERMISSIONS_FILE, describePermissions, iamPermissionsFor, renderPermissions, type PermissionsDocument } from '../../scripts/permissions.ts';
 
 const committed = readFileSync(PERMISSIONS_FILE, 'utf8');
 const data = JSON.parse(committed) as PermissionsDocument;
@@ -44,6 +46,27 @@ describe('terraform/modules/cluster-permissions/permissions.json', () => {
     expect(data.release.rbac).toEqual(unionOfNeeds(RELEASE_RBAC));
     expect(data.release.rbac.map((n) => n.resource)).not.toContain('pods/exec');
     expect(data.release.rbac.find((n) => n.resource === 'pods')!.verbs).not.toContain('delete');
+  });
+});
+
+describe('npx node scripts/permissions.ts --print [ACTION]', () => {
+  it('shows one action\'s Kubernetes and IAM permissions and the reads every deployment gets, and writes nothing', () => {
+    const out = execFileSync(process.execPath, ['scripts/permissions.ts', '--print', 'isolate-pod'], { encoding: 'utf8' });
+    expect(out).toBe(describePermissions('isolate-pod'));
+    const [isolate, always] = out.split('every deployment');
+    for (const need of unionOfNeeds(ACTIONS['isolate-pod'].rbac)) {
+      expect(isolate).toContain(`  kubernetes  ${need.apiGroup || 'core'}/${need.resource}: ${need.verbs.join(', ')}\n`);
+    }
+    for (const permission of iamPermissionsFor(ACTIONS['isolate-pod'].rbac)) expect(isolate).toContain(`  iam         ${permission}\n`);
+    expect(isolate).not.toContain('cordon');
+    expect(always).toContain('core/namespaces: get');
+    expect(readFileSync(PERMISSIONS_FILE, 'utf8')).toBe(committed);
+  });
+
+  it('lists every action without a name, and refuses an unknown one', () => {
+    const all = describePermissions();
+    for (const type of ACTION_ORDER) expect(all).toMatch(new RegExp(`^${type}`, 'm'));
+    expect(() => describePermissions('drop-table')).toThrow(/unknown action drop-table/);
   });
 });
 

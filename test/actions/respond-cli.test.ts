@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { runCli } from '../../src/cli.ts';
 import { startFakeKubeApi, type FakeKubeApi } from '../fakes/kube-api-server.ts';
 import { CLUSTER, NODE, NS, POD, seed } from '../support/kube-seed.ts';
+import { noteSummary } from '../support/summary-check.ts';
 
 let fake: FakeKubeApi;
 let dir: string;
@@ -59,6 +60,7 @@ async function cli(argv: string[]): Promise<{ code: number; out: any; err: strin
   } catch {
     // a table, not JSON
   }
+  if (argv[0] === 'release' && code !== 2) noteSummary(parsed, 'release stdout');
   return { code, out: parsed, err };
 }
 
@@ -72,7 +74,10 @@ async function respond(dryRun: boolean): Promise<{ code: number; out: any; err: 
     stdout: (t) => void (out += t),
     stderr: (t) => void (err += t),
   });
-  return { code, out: out ? JSON.parse(out) : null, err };
+  const printed = out ? JSON.parse(out) : null;
+  // Without a summary (a duplicate, a malformed finding) the CLI prints {status, …} instead.
+  if (printed !== null && !('status' in printed)) noteSummary(printed, 'respond stdout');
+  return { code, out: printed, err };
 }
 
 const byType = (actions: { type: string; status: string }[]) => Object.fromEntries(actions.map((a) => [a.type, a.status]));
@@ -163,7 +168,7 @@ describe('scc-responder respond in a namespace that already has an allow-everyth
       stdout: (t) => void (out += t),
       stderr: () => {},
     });
-    return { code, out: JSON.parse(out) };
+    return { code, out: noteSummary(JSON.parse(out), 'respond stdout') };
   }
 
   it('dry-run says the pod would NOT be isolated and why; enforced says it is NOT isolated, in the headline and the action', async () => {

@@ -67,9 +67,9 @@ describe('the ignore path', () => {
     const loaded = modulesLoadedFor(cloudEvent(n));
     // The hook saw the framework and the core: the list is real, not empty.
     expect(loaded.some((u) => u.includes('/node_modules/@google-cloud/functions-framework/'))).toBe(true);
-    expect(loaded.some((u) => u.endsWith('/src/core/envelope.ts'))).toBe(true);
+    expect(loaded.some((u) => u.endsWith('/src/core/finding/envelope.ts'))).toBe(true);
     for (const sdk of SDKS) expect(loaded.filter((u) => u.includes(`/node_modules/${sdk}/`))).toEqual([]);
-    expect(loaded.filter((u) => u.includes('/src/adapters/') || u.includes('/src/actions/') || u.includes('/src/evidence/gather'))).toEqual([]);
+    expect(loaded.filter((u) => u.includes('/src/adapters/') || u.includes('/src/actions/') || u.includes('/src/pipeline/gather-evidence'))).toEqual([]);
   });
 
   it('malformed input loads none either', () => {
@@ -109,7 +109,7 @@ describe('the ignore path in the shipped bundle (npm run bundle)', () => {
     expect(loaded.filter((u) => lazyChunks.some((c) => u.endsWith(`/${c}`)))).toEqual([]);
     // What the loaded files hold: the core, zod, yaml; no adapter, no action, no client-node.
     const sources = loaded.filter((u) => u.startsWith(pathToFileURL(dir).href)).flatMap((u) => inputsOf.get(u.split('/').pop()!) ?? []);
-    expect(sources).toContain('src/core/envelope.ts');
+    expect(sources).toContain('src/core/finding/envelope.ts');
     expect(sources.filter((f) => /node_modules\/@kubernetes\/|^src\/(adapters|actions)\/|^src\/evidence\/gather/.test(f))).toEqual([]);
   });
 });

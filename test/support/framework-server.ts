@@ -11,8 +11,8 @@ export type { FrameworkTarget };
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-export const SLACK_ENDPOINT: FrameworkTarget = { target: 'sccResponderSlack', signatureType: 'http', source: 'src/interactivity.ts' };
-export const APPROVAL_CONSUMER: FrameworkTarget = { target: 'sccResponderApproval', signatureType: 'cloudevent', source: 'src/approval-entry.ts' };
+export const SLACK_ENDPOINT: FrameworkTarget = { target: 'sccResponderSlack', signatureType: 'http', source: 'src/functions/slack-endpoint.ts' };
+export const APPROVAL_CONSUMER: FrameworkTarget = { target: 'sccResponderApproval', signatureType: 'cloudevent', source: 'src/functions/approval-consumer.ts' };
 
 export function startFrameworkServer(what: FrameworkTarget, env: Record<string, string>): Promise<FunctionServer> {
   return startFunctionServer(env, what);

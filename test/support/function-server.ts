@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { freePort } from './emulators.ts';
+import { noteSummaryLine } from './summary-check.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -63,7 +64,7 @@ async function startOnce(what: FrameworkTarget, env: Record<string, string>, por
     for (const line of parts) {
       if (line.startsWith('Serving function')) serving = true;
       try {
-        lines.push(JSON.parse(line));
+        lines.push(noteSummaryLine(JSON.parse(line), `${what.target} summary log line`));
       } catch {
         // the framework's banner
       }

@@ -1,6 +1,6 @@
 // A LogPageReader that answers every page empty and records when each request
 // was sent on the test's clock: for counting reads per target and per minute.
-import type { LogPageReader, LogPageRequest } from '../../src/adapters/cloud-logging.ts';
+import type { LogPageReader, LogPageRequest } from '../../src/core/ports.ts';
 
 export function recordingLogReader(nowMs: () => number): { reader: LogPageReader; sent: Array<{ at: number; filter: string }> } {
   const sent: Array<{ at: number; filter: string }> = [];

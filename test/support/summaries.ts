@@ -1,11 +1,14 @@
 // A Summary built the way the pipeline builds it, from a notification fixture,
 // for the tests of the summary and of what the sinks make of it.
-import { decodeInput } from '../../src/core/envelope.ts';
-import type { ActionOutcome } from '../../src/core/outcome.ts';
-import { plan as makePlan } from '../../src/core/plan.ts';
-import { validatePolicy, type Policy } from '../../src/core/policy.ts';
+import { decodeInput } from '../../src/core/finding/envelope.ts';
+import type { ActionOutcome } from '../../src/core/plan/outcome.ts';
+import { plan as makePlan } from '../../src/core/plan/plan.ts';
+import { validatePolicy, type Policy } from '../../src/core/policy/policy.ts';
 import type { EvidenceReport } from '../../src/core/ports.ts';
-import { buildSummary, findingKey, type Summary, type SummaryTimings } from '../../src/core/summary.ts';
+import { buildSummary, type SummaryTimings } from '../../src/core/summary/summary.ts';
+import { type Summary } from '../../src/core/summary/document.ts';
+import { findingKey } from '../../src/core/finding/key.ts';
+import { noteSummary } from './summary-check.ts';
 
 export const SUMMARY_NOW = new Date('2026-11-20T14:03:40.000Z');
 
@@ -25,7 +28,7 @@ export function summaryFor(notification: Record<string, any>, options: SummaryCa
   const policy = options.policy ?? enforcingPolicy();
   const decoded = decodeInput(notification);
   const plan = makePlan(decoded, policy, SUMMARY_NOW);
-  return buildSummary({
+  const summary = buildSummary({
     key: findingKey(decoded.notification.finding),
     plan,
     finding: decoded.notification.finding,
@@ -39,4 +42,6 @@ export function summaryFor(notification: Record<string, any>, options: SummaryCa
     timings: options.timings ?? { receivedAt: SUMMARY_NOW },
     now: SUMMARY_NOW,
   });
+  noteSummary(summary, 'summaryFor');
+  return summary;
 }

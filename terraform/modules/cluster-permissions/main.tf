@@ -14,7 +14,7 @@
 # the rest.
 
 variable "enabled_actions" {
-  description = "Actions the policy may run (src/core/policy.ts ACTION_ORDER)."
+  description = "Actions the policy may run (src/core/policy/policy.ts ACTION_ORDER)."
   type        = list(string)
 
   validation {
