@@ -67,6 +67,8 @@ const round = (n: number, digits = 0) => Number(n.toFixed(digits));
  */
 async function buildEntries(): Promise<{ bundleEntry: string; unbundledEntry: string }> {
   const tsc = join(ROOT, 'node_modules', '.bin', 'tsc');
+  // tsc only adds files: a module left from an older layout would still load, and hide a stale path below.
+  rmSync(BUILD_DIR, { recursive: true, force: true });
   const result = spawnSync(tsc, ['-p', 'tsconfig.build.json', '--outDir', BUILD_DIR, '--sourceMap', 'false'], { cwd: ROOT, encoding: 'utf8' });
   if (result.status !== 0 && result.status !== 2) throw new Error(`tsc failed (${result.status}): ${result.stdout}${result.stderr}`);
   // Exit 2 = type errors with output emitted (someone's work in progress): the JavaScript still runs.
@@ -281,8 +283,8 @@ type LogModule = typeof import('../src/log.ts');
 async function builtModules() {
   const load = (name: string) => import(join(BUILD_DIR, name));
   return {
-    pipeline: (await load('pipeline.js')) as PipelineModule,
-    composition: (await load('composition.js')) as CompositionModule,
+    pipeline: (await load('pipeline/respond.js')) as PipelineModule,
+    composition: (await load('wiring/compose.js')) as CompositionModule,
     log: (await load('log.js')) as LogModule,
   };
 }
