@@ -20,3 +20,8 @@ export class PermanentError extends Error {
 export function isTransient(error: unknown): boolean {
   return error instanceof TransientError;
 }
+
+/** An error as one bounded line of text, for logs, ledger records and summary reasons. */
+export function errorText(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).slice(0, 300);
+}

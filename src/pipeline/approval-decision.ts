@@ -32,7 +32,7 @@ import {
 } from '../core/approval/approval.ts';
 import { ephemeralMessage, replacementMessage } from '../core/summary/slack/approval-message.ts';
 import { decodeInput } from '../core/finding/envelope.ts';
-import { isTransient } from '../core/errors.ts';
+import { errorText, isTransient } from '../core/errors.ts';
 import { plan as makePlan } from '../core/plan/plan.ts';
 import type { Policy } from '../core/policy/policy.ts';
 import type { StepLogger } from '../core/ports.ts';
@@ -102,8 +102,6 @@ function decidedBy(by: { user: string; name: string | null }): { user: string; n
 }
 
 const COMPLETED_EARLIER = 'the approved run had already completed';
-
-const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 300);
 
 /**
  * Handles one approval request. Resolves for everything that must be acked;

@@ -2,6 +2,7 @@
 // run's summary with Contain / Dismiss goes out, keep in the ledger what the
 // approved run will need, so a message never offers a decision that cannot be
 // carried out. The person's decision is src/pipeline/approval-decision.ts.
+import { errorText } from '../core/errors.ts';
 import {
   approvalExpiry,
   approvalScope,
@@ -15,8 +16,6 @@ import type { Plan } from '../core/plan/plan.ts';
 import type { StepLogger } from '../core/ports.ts';
 import type { SummaryApproval } from '../core/summary/document.ts';
 import { DEFAULT_LEDGER_TIMEOUT_MS, withDeadline, type LedgerSession } from './ledger-session.ts';
-
-const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 300);
 
 export interface ApprovalRequestInput {
   plan: Plan;

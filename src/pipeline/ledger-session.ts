@@ -9,7 +9,7 @@
 // - record outcomes (passed on as ContainmentRequest.previous), then the built
 //   summary, then each sink's delivery, so a retry resends only what is missing.
 import { budgetedActions, budgetKind } from '../core/plan/budget.ts';
-import { TransientError } from '../core/errors.ts';
+import { errorText, TransientError } from '../core/errors.ts';
 import type { ActionOutcome } from '../core/plan/outcome.ts';
 import type { Plan } from '../core/plan/plan.ts';
 import type { ActionType, Policy } from '../core/policy/policy.ts';
@@ -51,8 +51,6 @@ export async function withDeadline<T>(what: string, ms: number, work: () => Prom
     clearTimeout(timer);
   }
 }
-
-const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 300);
 
 /** What one delivery of a message knows about the finding's history, with or without a ledger. */
 export interface LedgerSession {

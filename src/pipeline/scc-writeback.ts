@@ -3,7 +3,7 @@
 // summary is delivered, so the summary says how it went; it never throws and never
 // waits past policy.scc.timeoutSeconds, so it can cost neither the containment nor
 // the summary.
-import { PermanentError } from '../core/errors.ts';
+import { errorText, PermanentError } from '../core/errors.ts';
 import type { Policy } from '../core/policy/policy.ts';
 import type { StepLogger } from '../core/ports.ts';
 import { planSccWriteBack, type SccWriteBackInput, type SccWriter } from '../core/scc/write-back.ts';
@@ -26,8 +26,6 @@ export const SCC_RETRY_PAUSE_MS = 200;
 const MIN_CALL_MS = 250;
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 300);
-
 /**
  * Writes the marks, then sets the finding INACTIVE when core/scc/write-back.ts allows it.
  * The state is changed only after the marks were written: an INACTIVE finding with no
