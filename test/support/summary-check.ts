@@ -7,7 +7,7 @@
 // Jest gives each test file one module registry, shared by its setup files, so
 // the problems recorded here are the ones the setup file takes.
 import { readFileSync } from 'node:fs';
-import { Ajv } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { StepLogger } from '../../src/core/ports.ts';
 import { summarySchema } from '../../src/core/summary/schema.ts';
@@ -24,11 +24,14 @@ export function summaryAjv(): Ajv {
   return ajv;
 }
 
-const validateShipped = summaryAjv().compile(JSON.parse(readFileSync(SHIPPED_SUMMARY_SCHEMA, 'utf8')));
+// Compiled on the first summary: the setup file loads this module into every test file, most of which note none.
+let compiled: ValidateFunction | undefined;
+const shippedValidator = () => (compiled ??= summaryAjv().compile(JSON.parse(readFileSync(SHIPPED_SUMMARY_SCHEMA, 'utf8'))));
 
 /** What is wrong with the value as a summary: the shipped JSON Schema's errors, then the strict zod schema's. */
 export function checkSummary(value: unknown): string[] {
   const problems: string[] = [];
+  const validateShipped = shippedValidator();
   if (!validateShipped(value)) {
     for (const e of validateShipped.errors ?? []) problems.push(`schema: ${e.instancePath || '/'} ${e.message ?? e.keyword}`);
   }
